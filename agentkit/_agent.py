@@ -1,0 +1,141 @@
+"""The agent is configuration; the loop in `_loop` executes it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
+
+from ._decoding import DecodingSettings, preset
+from ._errors import RunError, UserError
+from ._events import Event, FinalOutput, RunPaused
+from ._gate import Confirmer, EffectGate, Gate
+from ._loop import UsageLimits, _Run, new_run_id
+from ._messages import Message
+from ._result import RunResult, RunState
+from ._tools import Tool, as_tools
+from .models._base import Model, ToolChoice
+
+OutputT = TypeVar("OutputT")
+
+
+class AuditSink(Protocol):
+    """Receives one record per loop decision; returns the record's id. The policy layer's audit log is one."""
+
+    def write(self, kind: str, data: dict[str, Any]) -> str: ...
+
+
+class Agent(Generic[OutputT]):
+    """What to run: a model, tools, instructions, settings and limits. Reusable and safe to share across runs.
+
+    `model` may be a `Model`, a GGUF path, an http(s) base URL of an OpenAI-compatible server, or None for
+    the embedded default (SmolLM2-135M-Instruct). It is resolved on first use, not at construction.
+    """
+
+    @overload
+    def __init__(
+        self: Agent[str], model: Model | str | None = None, *, tools: Sequence[Tool | Callable[..., Any]] = (),
+        system: str | None = None, name: str = "agent", preset: str | None = None,
+        settings: DecodingSettings | None = None, tool_choice: ToolChoice = "auto", output_type: None = None,
+        limits: UsageLimits | None = None, gate: Gate | None = None, confirmer: Confirmer | None = None,
+        audit: AuditSink | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Agent[OutputT], model: Model | str | None = None, *, tools: Sequence[Tool | Callable[..., Any]] = (),
+        system: str | None = None, name: str = "agent", preset: str | None = None,
+        settings: DecodingSettings | None = None, tool_choice: ToolChoice = "auto", output_type: type[OutputT],
+        limits: UsageLimits | None = None, gate: Gate | None = None, confirmer: Confirmer | None = None,
+        audit: AuditSink | None = None,
+    ) -> None: ...
+    def __init__(
+        self, model: Model | str | None = None, *, tools: Sequence[Tool | Callable[..., Any]] = (),
+        system: str | None = None, name: str = "agent", preset: str | None = None,
+        settings: DecodingSettings | None = None, tool_choice: ToolChoice = "auto", output_type: Any = None,
+        limits: UsageLimits | None = None, gate: Gate | None = None, confirmer: Confirmer | None = None,
+        audit: AuditSink | None = None,
+    ) -> None:
+        self.name = name
+        self._model_spec = model
+        self._model: Model | None = model if model is not None and not isinstance(model, str) else None
+        self.tools: dict[str, Tool] = as_tools(tools)
+        self.system = system
+        base = _preset_or_default(preset)
+        self.settings = base.merged(settings)
+        if tool_choice not in ("auto", "required", "none") and tool_choice not in self.tools:
+            raise UserError(f"tool_choice {tool_choice!r} names no tool of this agent; use auto, required, none or one of "
+                            f"{', '.join(self.tools) or '(no tools)'}")
+        self.tool_choice = tool_choice
+        self.output_type: Any = str if output_type is None else output_type
+        self.limits = limits or UsageLimits()
+        self.gate: Gate = gate or EffectGate()
+        self.confirmer = confirmer
+        self.audit = audit
+
+    def resolved_model(self) -> Model:
+        if self._model is None:
+            from .models import resolve_model
+
+            self._model = resolve_model(cast("str | None", self._model_spec))
+        return self._model
+
+    def _with_overrides(self, settings: DecodingSettings | None) -> Agent[OutputT]:
+        if settings is None:
+            return self
+        clone = cast("Agent[OutputT]", object.__new__(type(self)))
+        clone.__dict__.update(self.__dict__)
+        clone.settings = self.settings.merged(settings)
+        return clone
+
+    async def run_stream(
+        self, prompt: str | None = None, *, history: Sequence[Message] | None = None, state: RunState | None = None,
+        decisions: dict[str, str] | None = None, settings: DecodingSettings | None = None, deps: Any = None,
+    ) -> AsyncIterator[Event]:
+        """Run, yielding typed events as they happen. The last event is FinalOutput, RunPaused, or RunFailed
+        (after which the error is raised). Closing the iterator cancels the run and releases the model."""
+        if prompt is None and state is None:
+            raise UserError("give a prompt, or a saved RunState to resume")
+        if state is not None and prompt is not None:
+            raise UserError("give either a prompt or a state to resume, not both")
+        if decisions:
+            bad = {v for v in decisions.values()} - {"approve", "deny"}
+            if bad:
+                raise UserError(f"decisions must be 'approve' or 'deny'; got {sorted(bad)}")
+        agent = self._with_overrides(settings)
+        run = _Run(agent, run_id=state.run_id if state else new_run_id(), deps=deps)
+        async for event in run.events(prompt, list(history or []), state, decisions):
+            yield event
+
+    async def run(
+        self, prompt: str | None = None, *, history: Sequence[Message] | None = None, state: RunState | None = None,
+        decisions: dict[str, str] | None = None, settings: DecodingSettings | None = None, deps: Any = None,
+    ) -> RunResult:
+        """Drain `run_stream`. A paused run returns a result with status 'awaiting_confirmation' and its state."""
+        async for event in self.run_stream(
+            prompt, history=history, state=state, decisions=decisions, settings=settings, deps=deps
+        ):
+            if isinstance(event, FinalOutput):
+                return event.result
+            if isinstance(event, RunPaused):
+                return RunResult(
+                    run_id=event.state.run_id, status="awaiting_confirmation", messages=event.state.messages,
+                    usage=event.state.usage, state=event.state,
+                )
+        raise RunError("the run ended without a result")  # pragma: no cover - the loop always ends with one
+
+    def run_sync(
+        self, prompt: str | None = None, *, history: Sequence[Message] | None = None, state: RunState | None = None,
+        decisions: dict[str, str] | None = None, settings: DecodingSettings | None = None, deps: Any = None,
+    ) -> RunResult:
+        """`run` for code without an event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.run(
+                prompt, history=history, state=state, decisions=decisions, settings=settings, deps=deps
+            ))
+        raise UserError("run_sync() was called inside a running event loop; use `await agent.run(...)` instead")
+
+
+def _preset_or_default(name: str | None) -> DecodingSettings:
+    return preset(name) if name else DecodingSettings()

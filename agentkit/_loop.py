@@ -1,0 +1,499 @@
+"""The loop: the only place a run happens. Streaming is the loop; `run()` and `run_sync()` drain it.
+
+Each step: build the request -> stream the model -> turn its output into either a final answer or calls ->
+validate each call -> gate it (allow / confirm / deny) -> execute what is allowed -> feed results back.
+Anything unusable the model produced goes back to it as a correction, within the retry budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ._errors import (
+    ModelRetry,
+    OutputValidationError,
+    RetryBudgetExhausted,
+    RunError,
+    UsageLimitExceeded,
+)
+from ._events import (
+    ConfirmationRequired,
+    ConfirmationResolved,
+    ContextBuilt,
+    CorrectionSent,
+    Event,
+    FinalOutput,
+    ModelResponded,
+    PolicyDecided,
+    RunFailed,
+    RunPaused,
+    RunStarted,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallProposed,
+    ToolResult,
+)
+from ._gate import ConfirmationRequest, GateContext, PolicyDecision
+from ._messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolResultMessage, UserMessage
+from ._result import PendingCall, RunResult, RunState, RunUsage, Timings
+from ._tools import RunContext, Tool, format_validation_error, render_result
+from .models._base import FinishChunk, ModelRequest, TextChunk, ToolCallChunk
+
+if TYPE_CHECKING:
+    from ._agent import Agent
+
+FINAL_TOOL = "final_result"
+
+
+@dataclass(frozen=True)
+class UsageLimits:
+    """Bounds on one run. A run that reaches one stops with UsageLimitExceeded, never hangs."""
+
+    max_steps: int = 10
+    max_tokens: int | None = None
+    max_tool_calls: int | None = None
+    max_seconds: float | None = None
+    max_retries: int = 3
+    max_identical_calls: int = 2
+
+
+@dataclass
+class _Turn:
+    text: str
+    calls: list[tuple[str, str | None, str]]  # (id, name, raw arguments)
+    finish: FinishChunk
+
+
+class _Run:
+    def __init__(self, agent: Agent[Any], *, run_id: str, deps: Any) -> None:
+        self.agent = agent
+        self.run_id = run_id
+        self.deps = deps
+        self.limits = agent.limits
+        self.usage = RunUsage()
+        self.timings = Timings()
+        self.started = time.perf_counter()
+        self.messages: list[Message] = []
+        self.step = 0
+        self.retries = 0
+        self.seen_calls: Counter[str] = Counter()
+        self.tools: dict[str, Tool] = dict(agent.tools)
+        self.output_schema: dict[str, Any] | None = None
+        self.output_adapter: TypeAdapter[Any] | None = None
+        self.audit_ids: list[str] = []
+        if agent.output_type is not str:
+            self.output_adapter = TypeAdapter(agent.output_type)
+            self.output_schema = self.output_adapter.json_schema()
+            if self.tools:
+                self.tools[FINAL_TOOL] = _final_tool(self.output_schema)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    def _event_kwargs(self) -> dict[str, Any]:
+        return {"run_id": self.run_id}
+
+    def _audit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.agent.audit is not None:
+            self.audit_ids.append(self.agent.audit.write(kind, {"run_id": self.run_id, **data}))
+
+    def _check_time(self) -> None:
+        limit = self.limits.max_seconds
+        if limit is not None and time.perf_counter() - self.started > limit:
+            raise UsageLimitExceeded(f"run exceeded max_seconds={limit}; raise UsageLimits.max_seconds or simplify the task")
+
+    def _correction(self, reason: Any, message: str, call_id: str | None = None) -> CorrectionSent:
+        self.retries += 1
+        if self.retries > self.limits.max_retries:
+            raise RetryBudgetExhausted(
+                f"the model produced {self.retries} unusable turns (last: {reason}: {message.splitlines()[0]}); "
+                f"raise UsageLimits.max_retries or use a stronger model"
+            )
+        return CorrectionSent(reason=reason, message=message, call_id=call_id, **self._event_kwargs())
+
+    def _result(self, output: Any) -> RunResult:
+        self.timings.total = time.perf_counter() - self.started
+        return RunResult(
+            run_id=self.run_id, output=output, messages=list(self.messages), usage=self.usage.model_copy(),
+            timings=self.timings.model_copy(), audit_ids=list(self.audit_ids),
+        )
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    async def events(
+        self, prompt: str | None, history: list[Message] | None, state: RunState | None,
+        decisions: dict[str, str] | None,
+    ) -> AsyncIterator[Event]:
+        model = self.agent.resolved_model()
+        try:
+            if state is not None:
+                self._restore(state)
+                yield RunStarted(prompt="", model=model.name, **self._event_kwargs())
+                async for event in self._run_queue(state.queue, state, decisions or {}):
+                    yield event
+                    if isinstance(event, RunPaused):
+                        return
+            else:
+                self.messages = self._initial_messages(prompt or "", history)
+                self._audit("request", {"prompt": prompt, "model": model.name})
+                yield RunStarted(prompt=prompt or "", model=model.name, **self._event_kwargs())
+            while True:
+                final: list[Any] = []
+                async for event in self._step(model, final):
+                    yield event
+                    if isinstance(event, RunPaused):
+                        return
+                if final:
+                    result = self._result(final[0])
+                    self._audit("final", {"output": render_result(final[0])[:4000]})
+                    result.audit_ids = list(self.audit_ids)
+                    yield FinalOutput(result=result, **self._event_kwargs())
+                    return
+        except RunError as exc:
+            self._audit("error", {"type": type(exc).__name__, "message": str(exc)})
+            yield RunFailed(error_type=type(exc).__name__, message=str(exc), usage=self.usage, **self._event_kwargs())
+            raise
+
+    def _initial_messages(self, prompt: str, history: list[Message] | None) -> list[Message]:
+        messages: list[Message] = []
+        if self.agent.system and not (history and isinstance(history[0], SystemMessage)):
+            messages.append(SystemMessage(content=self.agent.system))
+        messages.extend(history or [])
+        messages.append(UserMessage(content=prompt))
+        return messages
+
+    def _restore(self, state: RunState) -> None:
+        self.run_id = state.run_id
+        self.messages = list(state.messages)
+        self.step = state.step
+        self.retries = state.retries
+        self.usage = state.usage.model_copy()
+
+    async def _step(self, model: Any, final: list[Any]) -> AsyncIterator[Event]:
+        self._check_time()
+        if self.step >= self.limits.max_steps:
+            raise UsageLimitExceeded(
+                f"run reached max_steps={self.limits.max_steps} without a final answer; raise UsageLimits.max_steps"
+            )
+        self.step += 1
+        t0 = time.perf_counter()
+        request = self._request()
+        self.timings.context_build += time.perf_counter() - t0
+        yield ContextBuilt(
+            step=self.step, messages=len(request.messages), tools=[t.name for t in request.tools], **self._event_kwargs()
+        )
+        turn: _Turn | None = None
+        async for item in self._stream_model(model, request):
+            if isinstance(item, _Turn):
+                turn = item
+            else:
+                yield item
+        assert turn is not None
+        self._account(turn.finish)
+        yield ModelResponded(
+            step=self.step, finish_reason=turn.finish.reason, prompt_tokens=turn.finish.usage.prompt_tokens,
+            completion_tokens=turn.finish.usage.completion_tokens, queue_wait=turn.finish.queue_wait,
+            prefill=turn.finish.prefill, decode=turn.finish.decode, **self._event_kwargs(),
+        )
+        if turn.finish.reason == "length" and turn.calls:
+            message = (
+                "Your tool call was cut off by the token limit and was NOT executed. "
+                "Call the tool again with shorter arguments."
+            )
+            yield self._correction("truncated_call", message)
+            self.messages.append(AssistantMessage(content=turn.text))
+            self.messages.append(UserMessage(content=message, provenance="trusted"))
+            return
+        if not turn.calls:
+            async for event in self._finish_text(turn, final):
+                yield event
+            return
+        calls: list[ToolCall] = []
+        corrections: list[tuple[ToolCall, CorrectionSent]] = []
+        for call_id, name, raw in turn.calls:
+            call, problem = self._parse_call(call_id, name, raw)
+            calls.append(call)
+            if problem is not None:
+                corrections.append((call, problem))
+        self.messages.append(AssistantMessage(content=turn.text, tool_calls=calls))
+        bad = {c.id for c, _ in corrections}
+        for call, correction in corrections:
+            yield correction
+            self.messages.append(
+                ToolResultMessage(tool_call_id=call.id, name=call.name, content=correction.message, is_error=True,
+                                  provenance="trusted")
+            )
+        good = [c for c in calls if c.id not in bad]
+        for call in good:
+            if call.name == FINAL_TOOL:
+                async for event in self._finish_tool(call, final):
+                    yield event
+                return
+        async for event in self._run_queue(good, None, {}):
+            yield event
+
+    def _request(self) -> ModelRequest:
+        settings = self.agent.settings
+        tools = list(self.tools.values())
+        choice = self.agent.tool_choice
+        if choice != "auto" and choice != "none" and self.usage.tool_calls > 0:
+            choice = "auto"  # "required"/a named tool forces the first call; afterwards the model may answer
+        if FINAL_TOOL in self.tools:
+            choice = "required"
+        if self.output_schema is not None and not tools:
+            settings = settings.model_copy(update={"response_schema": self.output_schema})
+        return ModelRequest(messages=list(self.messages), tools=tools, tool_choice=choice, settings=settings)
+
+    async def _stream_model(self, model: Any, request: ModelRequest) -> AsyncIterator[Event | _Turn]:
+        text: list[str] = []
+        calls: dict[int, list[Any]] = {}
+        finish: FinishChunk | None = None
+        stream = model.stream(request)
+        try:
+            async for chunk in stream:
+                self._check_time()
+                if isinstance(chunk, TextChunk):
+                    text.append(chunk.text)
+                    yield TextDelta(text=chunk.text, **self._event_kwargs())
+                elif isinstance(chunk, ToolCallChunk):
+                    slot = calls.setdefault(chunk.index, [None, None, ""])
+                    if chunk.id:
+                        slot[0] = chunk.id
+                    if chunk.name:
+                        slot[1] = chunk.name
+                    slot[2] += chunk.arguments
+                    yield ToolCallDelta(
+                        index=chunk.index, name=chunk.name, arguments_delta=chunk.arguments, **self._event_kwargs()
+                    )
+                elif isinstance(chunk, FinishChunk):
+                    finish = chunk
+        finally:
+            await stream.aclose()
+        if finish is None:
+            from ._errors import ModelError
+
+            raise ModelError(f"model {model.name} ended its stream without a finish chunk")
+        ordered = [
+            (slot[0] or f"call_{uuid.uuid4().hex[:12]}", slot[1], slot[2]) for _, slot in sorted(calls.items())
+        ]
+        yield _Turn(text="".join(text), calls=ordered, finish=finish)
+
+    def _account(self, finish: FinishChunk) -> None:
+        self.usage.model_requests += 1
+        self.usage.prompt_tokens += finish.usage.prompt_tokens
+        self.usage.completion_tokens += finish.usage.completion_tokens
+        self.usage.cached_prompt_tokens += finish.usage.cached_prompt_tokens
+        self.timings.queue_wait += finish.queue_wait
+        self.timings.prefill += finish.prefill
+        self.timings.decode += finish.decode
+        limit = self.limits.max_tokens
+        if limit is not None and self.usage.total_tokens > limit:
+            raise UsageLimitExceeded(
+                f"run used {self.usage.total_tokens} tokens, over max_tokens={limit}; raise UsageLimits.max_tokens"
+            )
+
+    def _parse_call(self, call_id: str, name: str | None, raw: str) -> tuple[ToolCall, CorrectionSent | None]:
+        name = name or ""
+        if name not in self.tools:
+            offered = ", ".join(sorted(self.tools)) or "(none)"
+            call = ToolCall(id=call_id, name=name or "unknown", arguments={})
+            return call, self._correction(
+                "unknown_tool", f"There is no tool named {name!r}. Available tools: {offered}.", call_id
+            )
+        try:
+            arguments = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError as exc:
+            call = ToolCall(id=call_id, name=name, arguments={})
+            return call, self._correction(
+                "invalid_json",
+                f"The arguments for {name!r} are not valid JSON ({exc.msg} at position {exc.pos}). "
+                "Send one JSON object.",
+                call_id,
+            )
+        if not isinstance(arguments, dict):
+            call = ToolCall(id=call_id, name=name, arguments={})
+            return call, self._correction(
+                "invalid_json", f"The arguments for {name!r} must be a JSON object, not {type(arguments).__name__}.",
+                call_id,
+            )
+        call = ToolCall(id=call_id, name=name, arguments=arguments)
+        try:
+            self.tools[name].validate(arguments)
+        except ValidationError as exc:
+            return call, self._correction("invalid_arguments", format_validation_error(name, exc), call_id)
+        return call, None
+
+    async def _finish_text(self, turn: _Turn, final: list[Any]) -> AsyncIterator[Event]:
+        self.messages.append(AssistantMessage(content=turn.text))
+        if self.output_adapter is None:
+            final.append(turn.text)
+            return
+        try:
+            final.append(self.output_adapter.validate_json(turn.text))
+        except ValidationError as exc:
+            message = format_validation_error("final answer", exc).replace(
+                "Call the tool again with corrected arguments.", "Answer again with JSON that matches the schema."
+            )
+            try:
+                yield self._correction("invalid_output", message)
+            except RetryBudgetExhausted as budget:
+                raise OutputValidationError(f"final output never validated: {message}") from budget
+            self.messages.append(UserMessage(content=message))
+
+    async def _finish_tool(self, call: ToolCall, final: list[Any]) -> AsyncIterator[Event]:
+        assert self.output_adapter is not None
+        wrapped = self.output_schema is not None and self.output_schema.get("type") == "object"
+        payload = call.arguments if wrapped else call.arguments.get("result")
+        try:
+            final.append(self.output_adapter.validate_python(payload))
+        except ValidationError as exc:
+            message = format_validation_error(FINAL_TOOL, exc)
+            yield self._correction("invalid_output", message, call.id)
+            self.messages.append(
+                ToolResultMessage(tool_call_id=call.id, name=FINAL_TOOL, content=message, is_error=True, provenance="trusted")
+            )
+            return
+        self.messages.append(ToolResultMessage(tool_call_id=call.id, name=FINAL_TOOL, content="accepted", provenance="trusted"))
+
+    # -- gate and execution --------------------------------------------------------------------------------
+    async def _run_queue(
+        self, queue: list[ToolCall], state: RunState | None, decisions: dict[str, str]
+    ) -> AsyncIterator[Event]:
+        """Gate then run each call in order; pause (with a resumable state) at the first unanswerable confirmation."""
+        pending_by_fp = {p.fingerprint: p for p in (state.pending if state else [])}
+        for index, call in enumerate(queue):
+            tool = self.tools.get(call.name)
+            if tool is None:  # possible only when resuming with a different agent
+                from ._errors import UserError
+
+                raise UserError(f"the saved run calls tool {call.name!r}, which this agent does not have; add it")
+            fingerprint = call.fingerprint()
+            if fingerprint in pending_by_fp and fingerprint in decisions:
+                approved = decisions[fingerprint] == "approve"
+                decision = PolicyDecision("allow" if approved else "deny", "decided on resume", "resume")
+                yield ConfirmationResolved(
+                    call_id=call.id, fingerprint=fingerprint, approved=approved, by="resume", **self._event_kwargs()
+                )
+                self._audit("confirmation", {"call_id": call.id, "fingerprint": fingerprint, "approved": approved,
+                                             "by": "resume"})
+            else:
+                yield ToolCallProposed(call=call, effect=tool.effect, **self._event_kwargs())
+                self._audit("proposed_call", {"call": call.model_dump(), "effect": tool.effect})
+                decision = await self.agent.gate.decide(
+                    call, tool, GateContext(run_id=self.run_id, messages=self.messages)
+                )
+                yield PolicyDecided(
+                    call_id=call.id, action=decision.action, reason=decision.reason, rule=decision.rule,
+                    **self._event_kwargs(),
+                )
+                self._audit("policy", {"call_id": call.id, "action": decision.action, "reason": decision.reason,
+                                       "rule": decision.rule})
+            if decision.action == "confirm":
+                preview = await tool.render_preview(call.arguments)
+                yield ConfirmationRequired(
+                    call=call, fingerprint=fingerprint, preview=preview, reason=decision.reason, **self._event_kwargs()
+                )
+                confirmer = self.agent.confirmer
+                if confirmer is None:
+                    pending = PendingCall(call=call, fingerprint=fingerprint, effect=tool.effect, preview=preview,
+                                          reason=decision.reason, rule=decision.rule)
+                    paused = RunState(
+                        run_id=self.run_id, messages=list(self.messages), queue=list(queue[index:]),
+                        pending=[pending], step=self.step, retries=self.retries, usage=self.usage.model_copy(),
+                    )
+                    self._audit("paused", {"pending": [pending.fingerprint]})
+                    yield RunPaused(state=paused, **self._event_kwargs())
+                    return
+                answer = await confirmer.confirm(ConfirmationRequest(
+                    call=call, effect=tool.effect, fingerprint=fingerprint, preview=preview, reason=decision.reason
+                ))
+                yield ConfirmationResolved(
+                    call_id=call.id, fingerprint=fingerprint, approved=answer.approved, by=answer.by,
+                    **self._event_kwargs(),
+                )
+                self._audit("confirmation", {"call_id": call.id, "fingerprint": fingerprint,
+                                             "approved": answer.approved, "by": answer.by})
+                decision = PolicyDecision("allow" if answer.approved else "deny",
+                                          "confirmed" if answer.approved else "declined by " + answer.by, decision.rule)
+            if decision.action == "deny":
+                content = f"The call to {call.name} was not executed: {decision.reason}. Do not retry it as is."
+                self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
+                                                       is_error=True, provenance="trusted"))
+                yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=True, **self._event_kwargs())
+                continue
+            async for event in self._execute(call, tool):
+                yield event
+
+    async def _execute(self, call: ToolCall, tool: Tool) -> AsyncIterator[Event]:
+        fingerprint = call.fingerprint()
+        self.seen_calls[fingerprint] += 1
+        if self.seen_calls[fingerprint] > self.limits.max_identical_calls:
+            message = (f"You already called {call.name} with these exact arguments "
+                       f"{self.seen_calls[fingerprint] - 1} times. Use the earlier result and answer the user.")
+            yield self._correction("repeated_call", message, call.id)
+            self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=message,
+                                                   is_error=True, provenance="trusted"))
+            return
+        limit = self.limits.max_tool_calls
+        if limit is not None and self.usage.tool_calls >= limit:
+            raise UsageLimitExceeded(f"run reached max_tool_calls={limit}; raise UsageLimits.max_tool_calls")
+        self.usage.tool_calls += 1
+        arguments = tool.validate(call.arguments)
+        ctx = RunContext(run_id=self.run_id, step=self.step, deps=self.deps, messages=list(self.messages))
+        t0 = time.perf_counter()
+        is_error = False
+        try:
+            value = await tool.execute(arguments, ctx)
+            content = render_result(value)
+        except ModelRetry as retry:
+            self.timings.tools += time.perf_counter() - t0
+            yield self._correction("tool_retry", retry.message, call.id)
+            self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=retry.message,
+                                                   is_error=True, provenance="trusted"))
+            return
+        except Exception as exc:  # a tool's failure is reported to the model, not fatal to the run
+            is_error = True
+            content = f"Tool {call.name} failed: {type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - t0
+        self.timings.tools += seconds
+        self._audit("executed", {"call_id": call.id, "fingerprint": fingerprint, "is_error": is_error,
+                                 "seconds": round(seconds, 6)})
+        provenance = tool.output_provenance if not is_error else "trusted"
+        self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
+                                               is_error=is_error, provenance=provenance))
+        yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=is_error, seconds=seconds,
+                         **self._event_kwargs())
+
+
+def _final_tool(schema: dict[str, Any]) -> Tool:
+    """A synthetic read tool whose arguments are the requested output: how typed output works alongside tools."""
+    wrapped = schema if schema.get("type") == "object" else None
+
+    def final_result(**kwargs: Any) -> str:
+        return "accepted"
+
+    t = Tool.__new__(Tool)
+    t.function = final_result
+    t.name = FINAL_TOOL
+    t.description = "Give the final answer in the required structure. Call this once you know the answer."
+    t.effect = "read"
+    t.output_provenance = "trusted"
+    t._preview = None
+    t.takes_context = False
+    t._is_async = False
+    t.parameters_schema = wrapped or {"type": "object", "properties": {"result": schema}, "required": ["result"]}
+
+    class _Any(BaseModel):
+        model_config = {"extra": "allow"}
+
+    t.arguments_model = _Any
+    return t
+
+
+def new_run_id() -> str:
+    return "run_" + uuid.uuid4().hex[:16]

@@ -1,0 +1,346 @@
+"""llama.cpp in process (llama-cpp-python), with agentkit's own tool calling.
+
+One `Llama` per (file, settings) is loaded once and shared. A `Llama` object must never be used by two
+threads at once (it crashes) nor by two interleaved streams (they corrupt each other), so each loaded model
+has one lock held for a whole generation, stream included. Generation runs in a worker thread and is fed to
+the event loop chunk by chunk; closing the stream stops generation at the next token and frees the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._errors import ModelError, ModelNotFoundError, UserError
+from ._base import (
+    FinishChunk,
+    FinishReason,
+    ModelChunk,
+    ModelRequest,
+    TextChunk,
+    ToolCallChunk,
+    Usage,
+    check_model_requests_allowed,
+)
+from ._toolcall import OPEN, CallStreamParser, call_grammar, render_messages_for_template
+
+GGUF_MAGIC = b"GGUF"
+
+
+def cpu_count() -> int:
+    """Cores this process may use (affinity-aware), not half of them as llama.cpp assumes."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_gguf(path: Path) -> None:
+    if not path.exists():
+        raise ModelNotFoundError(f"model file {path} does not exist; give the path of a .gguf file")
+    if not path.is_file():
+        raise ModelNotFoundError(f"model path {path} is not a file; give the path of a .gguf file")
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic != GGUF_MAGIC:
+        raise ModelNotFoundError(
+            f"{path} is not a GGUF model (starts with {magic!r}, expected b'GGUF'); convert it with llama.cpp's "
+            "convert_hf_to_gguf.py or download a .gguf build"
+        )
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+@dataclass
+class _Loaded:
+    llm: Any
+    lock: threading.Lock
+    formatter: Any
+    tool_role: str
+    load_seconds: float
+    bos_text: str
+
+
+_CACHE: dict[tuple[Any, ...], _Loaded] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _load(path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int, seed: int, verbose: bool) -> _Loaded:
+    key = (str(path.resolve()), n_ctx, n_threads, n_gpu_layers)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        check_gguf(path)
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise UserError("llama-cpp-python is not installed; run `make setup` (see README)") from exc
+        t0 = time.perf_counter()
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                n_gpu_layers=n_gpu_layers, seed=seed, verbose=verbose,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"llama.cpp could not load {path}: {exc} (is the file complete and a supported GGUF?)") from exc
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise UserError(
+                f"{path.name} has no chat template in its metadata (a base model, not a chat model); "
+                "use an instruction-tuned GGUF"
+            )
+        eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
+        bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
+        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        tool_role = "tool" if "tool" in template else "user"
+        loaded = _Loaded(llm, threading.Lock(), formatter, tool_role, time.perf_counter() - t0, bos)
+        _CACHE[key] = loaded
+        return loaded
+
+
+def unload_all() -> None:
+    """Forget every loaded model (their memory is freed when no run still holds them)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+class LlamaCppModel:
+    """A GGUF model run in process. Threads default to the real core count; layers go to the GPU when the
+    build supports it (`n_gpu_layers=-1`), else stay on the CPU."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, n_ctx: int = 4096, n_threads: int | None = None,
+        n_gpu_layers: int | None = None, seed: int = 0, verbose: bool = False, name: str | None = None,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        check_gguf(self.path)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or cpu_count()
+        self._n_gpu_layers = n_gpu_layers
+        self.seed = seed
+        self.verbose = verbose
+        self._name = name or self.path.stem
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def n_gpu_layers(self) -> int:
+        if self._n_gpu_layers is not None:
+            return self._n_gpu_layers
+        return -1 if gpu_offload_supported() else 0
+
+    def load(self) -> _Loaded:
+        """Load now (the first request would otherwise). Returns the shared handle."""
+        return _load(self.path, self.n_ctx, self.n_threads, self.n_gpu_layers, self.seed, self.verbose)
+
+    @property
+    def is_loaded(self) -> bool:
+        return any(k[0] == str(self.path.resolve()) for k in _CACHE)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.load().llm.tokenize(text.encode(), add_bos=False, special=True))
+
+    def render_prompt(self, request: ModelRequest) -> str:
+        loaded = self.load()
+        choice = request.tool_choice if request.tools else "none"
+        messages = render_messages_for_template(
+            request.messages, request.tools, str(choice), tool_role=loaded.tool_role
+        )
+        try:
+            return str(loaded.formatter(messages=messages).prompt)
+        except Exception as exc:
+            raise ModelError(f"the chat template of {self.name} could not render the conversation: {exc}") from exc
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
+        check_model_requests_allowed(self.name)
+        return self._stream(request)
+
+    async def _stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
+        loaded = await asyncio.to_thread(self.load)
+        prompt = self.render_prompt(request)
+        tools = list(request.tools)
+        choice = str(request.tool_choice) if tools else "none"
+        grammar_text: str | None = None
+        if tools and choice not in ("auto", "none"):
+            grammar_text = call_grammar(tools, choice)
+        elif request.settings.response_schema is not None and choice in ("none", "auto") and not tools:
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            from ._toolcall import bound_schema
+            import json
+
+            grammar_text = json_schema_to_gbnf(json.dumps(bound_schema(request.settings.response_schema)))
+        parser = CallStreamParser()
+        tool_index_seen: set[int] = set()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+        worker = loop.run_in_executor(
+            None, self._generate, loaded, prompt, request, grammar_text, tools, choice, stop,
+            lambda item: loop.call_soon_threadsafe(queue.put_nowait, item),
+        )
+        try:
+            while True:
+                kind, payload = await queue.get()
+                if kind == "piece":
+                    for event in parser.feed(payload):
+                        for chunk in _to_chunks(event, tool_index_seen):
+                            yield chunk
+                elif kind == "done":
+                    for event in parser.finish():
+                        for chunk in _to_chunks(event, tool_index_seen):
+                            yield chunk
+                    reason: FinishReason = payload["reason"]
+                    if parser.is_calls and reason == "stop":
+                        reason = "tool_calls"
+                    if parser.is_calls and any(not c["complete"] for c in parser.raw_calls()):
+                        reason = "length"
+                    yield FinishChunk(
+                        reason=reason, usage=payload["usage"], queue_wait=payload["queue_wait"],
+                        prefill=payload["prefill"], decode=payload["decode"],
+                    )
+                    return
+                elif kind == "error":
+                    raise payload
+        finally:
+            stop.set()
+            await asyncio.shield(worker) if not worker.done() else None
+
+    def _generate(
+        self, loaded: _Loaded, prompt: str, request: ModelRequest, grammar_text: str | None,
+        tools: list[Any], choice: str, stop: threading.Event, emit: Any,
+    ) -> None:
+        """Worker thread: hold the model's lock for the whole generation."""
+        t_wait = time.perf_counter()
+        with loaded.lock:
+            queue_wait = time.perf_counter() - t_wait
+            if stop.is_set():
+                return
+            try:
+                self._generate_locked(loaded, prompt, request, grammar_text, tools, choice, stop, emit, queue_wait)
+            except Exception as exc:  # surfaced in the event loop as a ModelError
+                error = exc if isinstance(exc, ModelError) else ModelError(f"llama.cpp generation failed: {exc}")
+                emit(("error", error))
+
+    def _generate_locked(
+        self, loaded: _Loaded, prompt: str, request: ModelRequest, grammar_text: str | None,
+        tools: list[Any], choice: str, stop: threading.Event, emit: Any, queue_wait: float,
+    ) -> None:
+        from llama_cpp import LlamaGrammar
+
+        llm = loaded.llm
+        tokens = llm.tokenize(prompt.encode(), add_bos=not prompt.startswith(loaded.bos_text or "\0"), special=True)
+        budget = self.n_ctx - len(tokens)
+        if budget <= 0:
+            raise ModelError(
+                f"the prompt has {len(tokens)} tokens, more than the context window ({self.n_ctx}); "
+                "shorten the conversation or load the model with a larger n_ctx"
+            )
+        cached = int(llm.longest_token_prefix(llm._input_ids.tolist(), tokens)) if llm.n_tokens else 0
+        settings = request.settings
+        max_tokens = min(settings.max_tokens or budget, budget)
+        started = time.perf_counter()
+        first: float | None = None
+        completion = 0
+        reason: FinishReason = "stop"
+        grammar = LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
+        # Text is never slowed by a grammar: in "auto" the turn runs free, and only if it opens with the call
+        # tag is it redone under the call grammar (the prompt is still cached, so only the call is decoded).
+        probing = grammar is None and bool(tools) and choice == "auto"
+        held = ""
+        for _attempt in range(2):
+            restart = False
+            for piece, finish in self._completion(llm, tokens, settings, max_tokens, grammar, stop):
+                first = first or time.perf_counter()
+                if finish is not None:
+                    reason = finish
+                if not piece:
+                    continue
+                completion += 1
+                if not probing:
+                    emit(("piece", piece))
+                    continue
+                held += piece
+                head = held.lstrip()
+                if head.startswith(OPEN):
+                    restart = True
+                    break
+                if head and not OPEN.startswith(head):
+                    probing = False
+                    emit(("piece", held))
+                    held = ""
+            if not restart:
+                if held:
+                    emit(("piece", held))
+                break
+            grammar = LlamaGrammar.from_string(call_grammar(tools, "required"), verbose=False)
+            probing, held, reason = False, "", "stop"
+        end = time.perf_counter()
+        if stop.is_set():
+            reason = "cancelled"
+        first = first or end
+        emit(("done", {
+            "reason": reason,
+            "usage": Usage(prompt_tokens=len(tokens), completion_tokens=completion, cached_prompt_tokens=cached),
+            "queue_wait": queue_wait, "prefill": first - started, "decode": end - first,
+        }))
+
+    def _completion(
+        self, llm: Any, tokens: list[int], settings: Any, max_tokens: int, grammar: Any, stop: threading.Event,
+    ) -> Iterator[tuple[str, FinishReason | None]]:
+        kwargs: dict[str, Any] = {
+            "max_tokens": max_tokens, "stream": True, "grammar": grammar,
+            "temperature": 0.8 if settings.temperature is None else settings.temperature,
+            "top_p": 0.95 if settings.top_p is None else settings.top_p,
+            "top_k": 40 if settings.top_k is None else settings.top_k,
+            "min_p": 0.05 if settings.min_p is None else settings.min_p,
+            "repeat_penalty": 1.0 if settings.repeat_penalty is None else settings.repeat_penalty,
+            "stop": settings.stop or [],
+        }
+        if settings.seed is not None:
+            kwargs["seed"] = settings.seed
+        stream = llm.create_completion(tokens, **kwargs)
+        try:
+            for chunk in stream:
+                if stop.is_set():
+                    return
+                choice = chunk["choices"][0]
+                finish = choice.get("finish_reason")
+                yield choice.get("text", ""), ("length" if finish == "length" else "stop") if finish else None
+        finally:
+            stream.close()
+
+
+def _to_chunks(event: tuple[Any, ...], seen: set[int]) -> Iterator[ModelChunk]:
+    if event[0] == "text":
+        yield TextChunk(event[1])
+    elif event[0] == "name":
+        seen.add(event[1])
+        yield ToolCallChunk(index=event[1], name=event[2])
+    elif event[0] == "args":
+        yield ToolCallChunk(index=event[1], arguments=event[2])
+
+
+def describe_build() -> str:
+    import llama_cpp
+
+    gpu = "GPU offload available" if gpu_offload_supported() else "CPU only"
+    return f"llama-cpp-python {llama_cpp.__version__} ({gpu}), {cpu_count()} threads"
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
