@@ -10,6 +10,7 @@ from ._decoding import DecodingSettings, preset
 from ._errors import RunError, UserError
 from ._events import Event, FinalOutput, RunPaused
 from ._gate import Confirmer, EffectGate, Gate
+from ._hooks import ContextStrategy, Guard, Router
 from ._loop import UsageLimits, _Run, new_run_id
 from ._messages import Message
 from ._result import RunResult, RunState
@@ -38,7 +39,8 @@ class Agent(Generic[OutputT]):
         system: str | None = None, name: str = "agent", preset: str | None = None,
         settings: DecodingSettings | None = None, tool_choice: ToolChoice = "auto", output_type: None = None,
         limits: UsageLimits | None = None, gate: Gate | None = None, confirmer: Confirmer | None = None,
-        audit: AuditSink | None = None,
+        audit: AuditSink | None = None, router: Router | None = None, context: ContextStrategy | None = None,
+        guards: Sequence[Guard] = (),
     ) -> None: ...
     @overload
     def __init__(
@@ -46,22 +48,25 @@ class Agent(Generic[OutputT]):
         system: str | None = None, name: str = "agent", preset: str | None = None,
         settings: DecodingSettings | None = None, tool_choice: ToolChoice = "auto", output_type: type[OutputT],
         limits: UsageLimits | None = None, gate: Gate | None = None, confirmer: Confirmer | None = None,
-        audit: AuditSink | None = None,
+        audit: AuditSink | None = None, router: Router | None = None, context: ContextStrategy | None = None,
+        guards: Sequence[Guard] = (),
     ) -> None: ...
     def __init__(
         self, model: Model | str | None = None, *, tools: Sequence[Tool | Callable[..., Any]] = (),
         system: str | None = None, name: str = "agent", preset: str | None = None,
         settings: DecodingSettings | None = None, tool_choice: ToolChoice = "auto", output_type: Any = None,
         limits: UsageLimits | None = None, gate: Gate | None = None, confirmer: Confirmer | None = None,
-        audit: AuditSink | None = None,
+        audit: AuditSink | None = None, router: Router | None = None, context: ContextStrategy | None = None,
+        guards: Sequence[Guard] = (),
     ) -> None:
         self.name = name
         self._model_spec = model
         self._model: Model | None = model if model is not None and not isinstance(model, str) else None
         self.tools: dict[str, Tool] = as_tools(tools)
         self.system = system
-        base = _preset_or_default(preset)
-        self.settings = base.merged(settings)
+        self.preset_name = preset
+        self.explicit_settings = settings
+        self.settings = _preset_or_default(preset).merged(settings)
         if tool_choice not in ("auto", "required", "none") and tool_choice not in self.tools:
             raise UserError(f"tool_choice {tool_choice!r} names no tool of this agent; use auto, required, none or one of "
                             f"{', '.join(self.tools) or '(no tools)'}")
@@ -71,6 +76,9 @@ class Agent(Generic[OutputT]):
         self.gate: Gate = gate or EffectGate()
         self.confirmer = confirmer
         self.audit = audit
+        self.router = router
+        self.context = context
+        self.guards = list(guards)
 
     def resolved_model(self) -> Model:
         if self._model is None:
@@ -82,9 +90,10 @@ class Agent(Generic[OutputT]):
     def _with_overrides(self, settings: DecodingSettings | None) -> Agent[OutputT]:
         if settings is None:
             return self
-        clone = cast("Agent[OutputT]", object.__new__(type(self)))
+        clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.settings = self.settings.merged(settings)
+        clone.explicit_settings = (self.explicit_settings or DecodingSettings()).merged(settings)
         return clone
 
     async def run_stream(

@@ -28,6 +28,9 @@ class DecodingSettings(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     stop: list[str] | None = None
     seed: int | None = None
+    parallel_tool_calls: bool | None = Field(
+        default=None, description="Allow several calls in one turn (default: yes). Small models do better with no."
+    )
     response_schema: dict[str, Any] | None = Field(
         default=None, description="JSON schema the final answer must follow (grammar-constrained on llama.cpp)."
     )

@@ -57,7 +57,7 @@ class ModelRequestsBlocked(RunError):
     """A real model was called while `agentkit.testing.block_model_requests()` is active."""
 
 
-class ModelRetry(Exception):  # noqa: N818 - a signal, deliberately not named *Error
+class ModelRetry(Exception):
     """Raised by a tool to send `message` back to the model as a correction.
 
     It is a signal, not a failure: the loop turns it into a tool result the model can act on,

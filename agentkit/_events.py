@@ -24,6 +24,21 @@ class RunStarted(_Event):
     model: str
 
 
+class Routed(_Event):
+    """The router's decision for this run (intents, risk, model, tools, format, preset, tier)."""
+
+    type: Literal["routed"] = "routed"
+    decision: dict[str, Any]
+
+
+class Refused(_Event):
+    """The request was answered without running the model: a refusal, or a clarifying question."""
+
+    type: Literal["refused"] = "refused"
+    kind: Literal["refusal", "clarification"]
+    message: str
+
+
 class ContextBuilt(_Event):
     """The prompt for one model request is ready: how many messages, and any compression applied."""
 
@@ -129,6 +144,8 @@ class RunFailed(_Event):
 
 Event = Annotated[
     RunStarted
+    | Routed
+    | Refused
     | ContextBuilt
     | TextDelta
     | ToolCallDelta

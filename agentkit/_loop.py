@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ._decoding import DecodingSettings, preset
 from ._errors import (
     ModelRetry,
     OutputValidationError,
@@ -33,6 +34,8 @@ from ._events import (
     FinalOutput,
     ModelResponded,
     PolicyDecided,
+    Refused,
+    Routed,
     RunFailed,
     RunPaused,
     RunStarted,
@@ -42,10 +45,19 @@ from ._events import (
     ToolResult,
 )
 from ._gate import ConfirmationRequest, GateContext, PolicyDecision
-from ._messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolResultMessage, UserMessage
+from ._hooks import Risk, StreamFilter
+from ._messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+    canonical_json,
+)
 from ._result import PendingCall, RunResult, RunState, RunUsage, Timings
 from ._tools import RunContext, Tool, format_validation_error, render_result
-from .models._base import FinishChunk, ModelRequest, TextChunk, ToolCallChunk
+from .models._base import FinishChunk, Model, ModelRequest, TextChunk, ToolCallChunk
 
 if TYPE_CHECKING:
     from ._agent import Agent
@@ -89,6 +101,10 @@ class _Run:
         self.output_schema: dict[str, Any] | None = None
         self.output_adapter: TypeAdapter[Any] | None = None
         self.audit_ids: list[str] = []
+        self.settings: DecodingSettings = agent.settings
+        self.tool_choice = agent.tool_choice
+        self.risk: Risk | None = None
+        self.model: Model | None = None
         if agent.output_type is not str:
             self.output_adapter = TypeAdapter(agent.output_type)
             self.output_schema = self.output_adapter.json_schema()
@@ -129,10 +145,10 @@ class _Run:
         self, prompt: str | None, history: list[Message] | None, state: RunState | None,
         decisions: dict[str, str] | None,
     ) -> AsyncIterator[Event]:
-        model = self.agent.resolved_model()
         try:
             if state is not None:
                 self._restore(state)
+                model = self._model()
                 yield RunStarted(prompt="", model=model.name, **self._event_kwargs())
                 async for event in self._run_queue(state.queue, state, decisions or {}):
                     yield event
@@ -140,8 +156,16 @@ class _Run:
                         return
             else:
                 self.messages = self._initial_messages(prompt or "", history)
+                answered: list[str] = []
+                for event in self._route(prompt or "", history or [], answered):
+                    yield event
+                model = self._model()
                 self._audit("request", {"prompt": prompt, "model": model.name})
                 yield RunStarted(prompt=prompt or "", model=model.name, **self._event_kwargs())
+                if answered:
+                    self.messages.append(AssistantMessage(content=answered[0]))
+                    yield FinalOutput(result=self._result(answered[0]), **self._event_kwargs())
+                    return
             while True:
                 final: list[Any] = []
                 async for event in self._step(model, final):
@@ -159,6 +183,54 @@ class _Run:
             yield RunFailed(error_type=type(exc).__name__, message=str(exc), usage=self.usage, **self._event_kwargs())
             raise
 
+    def _model(self) -> Model:
+        if self.model is None:
+            self.model = self.agent.resolved_model()
+        return self.model
+
+    def _route(self, prompt: str, history: list[Message], answered: list[str]) -> list[Event]:
+        """Apply the router's plan and the input guards; fill `answered` when the model must not run."""
+        events: list[Event] = []
+        router = self.agent.router
+        if router is not None:
+            plan = router.route(prompt, tools=list(self.agent.tools.values()), history=history)
+            decision = plan.model_dump(mode="json")
+            events.append(Routed(decision=decision, **self._event_kwargs()))
+            self._audit("routing", {"decision": decision})
+            self.risk = plan.risk
+            if plan.tool_names is not None:
+                keep = set(plan.tool_names) | {FINAL_TOOL}
+                self.tools = {name: t for name, t in self.tools.items() if name in keep}
+            if plan.preset and self.agent.preset_name is None:
+                self.settings = preset(plan.preset).merged(self.agent.explicit_settings)
+            if plan.tool_choice and self.tool_choice == "auto" and (
+                plan.tool_choice in ("auto", "required", "none") or plan.tool_choice in self.tools
+            ):
+                self.tool_choice = plan.tool_choice
+            if self.tool_choice not in ("auto", "required", "none") and self.tool_choice not in self.tools:
+                self.tool_choice = "auto"
+            if not [t for t in self.tools if t != FINAL_TOOL] and self.tool_choice != "none":
+                self.tool_choice = "auto"
+            chosen = router.model_for(plan)
+            if chosen is not None:
+                self.model = chosen
+            if plan.refusal:
+                events.append(Refused(kind="refusal", message=plan.refusal, **self._event_kwargs()))
+                answered.append(plan.refusal)
+                return events
+            if plan.clarifying_question:
+                events.append(Refused(kind="clarification", message=plan.clarifying_question, **self._event_kwargs()))
+                answered.append(plan.clarifying_question)
+                return events
+        for guard in self.agent.guards:
+            refusal = guard.check_input(prompt, risk=self.risk)
+            if refusal:
+                self._audit("input_refused", {"message": refusal})
+                events.append(Refused(kind="refusal", message=refusal, **self._event_kwargs()))
+                answered.append(refusal)
+                return events
+        return events
+
     def _initial_messages(self, prompt: str, history: list[Message] | None) -> list[Message]:
         messages: list[Message] = []
         if self.agent.system and not (history and isinstance(history[0], SystemMessage)):
@@ -174,7 +246,7 @@ class _Run:
         self.retries = state.retries
         self.usage = state.usage.model_copy()
 
-    async def _step(self, model: Any, final: list[Any]) -> AsyncIterator[Event]:
+    async def _step(self, model: Model, final: list[Any]) -> AsyncIterator[Event]:
         self._check_time()
         if self.step >= self.limits.max_steps:
             raise UsageLimitExceeded(
@@ -182,10 +254,11 @@ class _Run:
             )
         self.step += 1
         t0 = time.perf_counter()
-        request = self._request()
+        request, notes, report = self._request(model)
         self.timings.context_build += time.perf_counter() - t0
         yield ContextBuilt(
-            step=self.step, messages=len(request.messages), tools=[t.name for t in request.tools], **self._event_kwargs()
+            step=self.step, messages=len(request.messages), tools=[t.name for t in request.tools], notes=notes,
+            report=report, **self._event_kwargs(),
         )
         turn: _Turn | None = None
         async for item in self._stream_model(model, request):
@@ -201,14 +274,18 @@ class _Run:
             prefill=turn.finish.prefill, decode=turn.finish.decode, **self._event_kwargs(),
         )
         if turn.finish.reason == "length" and turn.calls:
+            # Only the last call can be cut off; the ones before it were closed and stay usable.
+            cut_id, cut_name, _ = turn.calls.pop()
             message = (
-                "Your tool call was cut off by the token limit and was NOT executed. "
+                f"Your call to {cut_name or 'a tool'} was cut off by the token limit and was NOT executed. "
                 "Call the tool again with shorter arguments."
             )
-            yield self._correction("truncated_call", message)
-            self.messages.append(AssistantMessage(content=turn.text))
-            self.messages.append(UserMessage(content=message, provenance="trusted"))
-            return
+            yield self._correction("truncated_call", message, cut_id)
+            if not turn.calls:
+                self.messages.append(AssistantMessage(content=turn.text))
+                self.messages.append(UserMessage(content=message, provenance="trusted"))
+                return
+        turn.calls = _unique_calls(turn.calls)
         if not turn.calls:
             async for event in self._finish_text(turn, final):
                 yield event
@@ -237,29 +314,41 @@ class _Run:
         async for event in self._run_queue(good, None, {}):
             yield event
 
-    def _request(self) -> ModelRequest:
-        settings = self.agent.settings
+    def _request(self, model: Model) -> tuple[ModelRequest, list[str], dict[str, Any]]:
+        settings = self.settings
         tools = list(self.tools.values())
-        choice = self.agent.tool_choice
+        choice = self.tool_choice
         if choice != "auto" and choice != "none" and self.usage.tool_calls > 0:
             choice = "auto"  # "required"/a named tool forces the first call; afterwards the model may answer
         if FINAL_TOOL in self.tools:
             choice = "required"
         if self.output_schema is not None and not tools:
             settings = settings.model_copy(update={"response_schema": self.output_schema})
-        return ModelRequest(messages=list(self.messages), tools=tools, tool_choice=choice, settings=settings)
+        messages: list[Message] = list(self.messages)
+        notes: list[str] = []
+        report: dict[str, Any] = {}
+        if self.agent.context is not None:
+            built = self.agent.context.build(messages, tools=tools, model=model, settings=settings)
+            messages, notes, report = built.messages, built.notes, built.report
+        request = ModelRequest(messages=messages, tools=tools, tool_choice=choice, settings=settings)
+        return request, notes, report
 
-    async def _stream_model(self, model: Any, request: ModelRequest) -> AsyncIterator[Event | _Turn]:
+    async def _stream_model(self, model: Model, request: ModelRequest) -> AsyncIterator[Event | _Turn]:
         text: list[str] = []
         calls: dict[int, list[Any]] = {}
         finish: FinishChunk | None = None
+        filters: list[StreamFilter] = [g.output_filter() for g in self.agent.guards]
         stream = model.stream(request)
         try:
             async for chunk in stream:
                 self._check_time()
                 if isinstance(chunk, TextChunk):
-                    text.append(chunk.text)
-                    yield TextDelta(text=chunk.text, **self._event_kwargs())
+                    piece = chunk.text
+                    for f in filters:
+                        piece = f.feed(piece)
+                    if piece:
+                        text.append(piece)
+                        yield TextDelta(text=piece, **self._event_kwargs())
                 elif isinstance(chunk, ToolCallChunk):
                     slot = calls.setdefault(chunk.index, [None, None, ""])
                     if chunk.id:
@@ -273,7 +362,13 @@ class _Run:
                 elif isinstance(chunk, FinishChunk):
                     finish = chunk
         finally:
-            await stream.aclose()
+            await stream.aclose()  # type: ignore[attr-defined]
+        tail = ""
+        for f in filters:  # each filter gets what the one before released, then releases what it held back
+            tail = (f.feed(tail) if tail else "") + f.flush()
+        if tail:
+            text.append(tail)
+            yield TextDelta(text=tail, **self._event_kwargs())
         if finish is None:
             from ._errors import ModelError
 
@@ -385,7 +480,7 @@ class _Run:
                 yield ToolCallProposed(call=call, effect=tool.effect, **self._event_kwargs())
                 self._audit("proposed_call", {"call": call.model_dump(), "effect": tool.effect})
                 decision = await self.agent.gate.decide(
-                    call, tool, GateContext(run_id=self.run_id, messages=self.messages)
+                    call, tool, GateContext(run_id=self.run_id, messages=self.messages, risk=self.risk)
                 )
                 yield PolicyDecided(
                     call_id=call.id, action=decision.action, reason=decision.reason, rule=decision.rule,
@@ -493,6 +588,21 @@ def _final_tool(schema: dict[str, Any]) -> Tool:
 
     t.arguments_model = _Any
     return t
+
+
+def _unique_calls(calls: list[tuple[str, str | None, str]]) -> list[tuple[str, str | None, str]]:
+    """Identical calls in one turn (small models repeat themselves) run once."""
+    seen: set[tuple[str | None, str]] = set()
+    unique = []
+    for call_id, name, raw in calls:
+        try:
+            key = (name, canonical_json(json.loads(raw)))
+        except json.JSONDecodeError:
+            key = (name, raw)
+        if key not in seen:
+            seen.add(key)
+            unique.append((call_id, name, raw))
+    return unique
 
 
 def new_run_id() -> str:

@@ -164,7 +164,7 @@ class Tool:
             if info.description is None and pname in param_docs:
                 info.description = param_docs[pname]
             fields[pname] = (annotation, info)
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{self.name}_arguments",
             __config__=ConfigDict(extra="forbid"),
             **fields,

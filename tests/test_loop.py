@@ -23,8 +23,8 @@ from agentkit import (
     RunFailed,
     RunState,
     TextDelta,
-    ToolCallDelta,
     ToolCall,
+    ToolCallDelta,
     ToolCallProposed,
     ToolResult,
     UsageLimitExceeded,
@@ -110,7 +110,7 @@ def test_bad_calls_become_corrections(bad_turn: Any, reason: str, fragment: str)
     assert final.result.output == "3"
     # the correction reached the model as a tool result tied to the bad call
     second_request = model.requests[1]
-    assert fragment in second_request.messages[-1].content  # type: ignore[union-attr]
+    assert fragment in second_request.messages[-1].content
     model.assert_all_used()
 
 
@@ -264,7 +264,7 @@ def test_resume_with_denial_reports_to_the_model() -> None:
     result = Agent(model, tools=[delete]).run_sync(state=state, decisions={state.pending[0].fingerprint: "deny"})
     assert result.output == "ok, not deleted"
     assert deleted == []
-    assert "not executed" in model.requests[0].messages[-1].content  # type: ignore[union-attr]
+    assert "not executed" in model.requests[0].messages[-1].content
 
 
 def test_approval_binds_to_the_exact_call() -> None:
@@ -283,7 +283,7 @@ def test_confirmer_callback_sees_preview_and_decides() -> None:
 
     def decide(request: ConfirmationRequest) -> bool:
         seen.append(request)
-        return request.call.arguments["path"] == "ok.txt"
+        return bool(request.call.arguments["path"] == "ok.txt")
 
     model = ScriptedModel([call("delete", {"path": "ok.txt"}, ScriptedCall("delete", {"path": "no.txt"})), text("1 of 2")])
     result = Agent(model, tools=[delete], confirmer=Confirmer(decide)).run_sync("delete both")
@@ -330,7 +330,7 @@ def test_misuse_gets_user_errors() -> None:
 
 
 async def test_run_sync_inside_a_loop_says_what_to_do() -> None:
-    with pytest.raises(UserError, match="await agent.run"):
+    with pytest.raises(UserError, match=r"await agent\.run"):
         Agent(ScriptedModel([text("x")])).run_sync("x")
 
 

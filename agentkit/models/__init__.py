@@ -57,7 +57,8 @@ def resolve_model(spec: str | None) -> Model:
         from ._openai import OpenAICompatibleModel
 
         base, _, name = spec.partition("#")
-        return OpenAICompatibleModel(base_url=base, model=name or "default")
+        remote: Model = OpenAICompatibleModel(base_url=base, model=name or "default")
+        return remote
     path = Path(spec).expanduser()
     if path.suffix.lower() != ".gguf" and not path.exists():
         raise ModelNotFoundError(

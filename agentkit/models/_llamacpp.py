@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import threading
 import time
@@ -29,7 +30,7 @@ from ._base import (
     Usage,
     check_model_requests_allowed,
 )
-from ._toolcall import OPEN, CallStreamParser, call_grammar, render_messages_for_template
+from ._toolcall import CLOSE, OPEN, CallStreamParser, call_grammar, render_messages_for_template
 
 GGUF_MAGIC = b"GGUF"
 
@@ -176,12 +177,13 @@ class LlamaCppModel:
         choice = str(request.tool_choice) if tools else "none"
         grammar_text: str | None = None
         if tools and choice not in ("auto", "none"):
-            grammar_text = call_grammar(tools, choice)
+            grammar_text = call_grammar(tools, choice, parallel=request.settings.parallel_tool_calls is not False)
         elif request.settings.response_schema is not None and choice in ("none", "auto") and not tools:
+            import json
+
             from llama_cpp.llama_grammar import json_schema_to_gbnf
 
             from ._toolcall import bound_schema
-            import json
 
             grammar_text = json_schema_to_gbnf(json.dumps(bound_schema(request.settings.response_schema)))
         parser = CallStreamParser()
@@ -262,6 +264,7 @@ class LlamaCppModel:
         # tag is it redone under the call grammar (the prompt is still cached, so only the call is decoded).
         probing = grammar is None and bool(tools) and choice == "auto"
         held = ""
+        calls_text = ""
         for _attempt in range(2):
             restart = False
             for piece, finish in self._completion(llm, tokens, settings, max_tokens, grammar, stop):
@@ -273,6 +276,10 @@ class LlamaCppModel:
                 completion += 1
                 if not probing:
                     emit(("piece", piece))
+                    calls_text += piece
+                    if grammar is not None and piece.rstrip().endswith(">") and _repeats_a_call(calls_text):
+                        reason = "stop"
+                        break  # a tiny model re-emitting the same call: the rest would only burn tokens
                     continue
                 held += piece
                 head = held.lstrip()
@@ -287,7 +294,8 @@ class LlamaCppModel:
                 if held:
                     emit(("piece", held))
                 break
-            grammar = LlamaGrammar.from_string(call_grammar(tools, "required"), verbose=False)
+            parallel = request.settings.parallel_tool_calls is not False
+            grammar = LlamaGrammar.from_string(call_grammar(tools, "required", parallel=parallel), verbose=False)
             probing, held, reason = False, "", "stop"
         end = time.perf_counter()
         if stop.is_set():
@@ -323,6 +331,14 @@ class LlamaCppModel:
                 yield choice.get("text", ""), ("length" if finish == "length" else "stop") if finish else None
         finally:
             stream.close()
+
+
+_BLOCK = re.compile(re.escape(OPEN) + r"(.*?)" + re.escape(CLOSE), re.DOTALL)
+
+
+def _repeats_a_call(text: str) -> bool:
+    blocks = [b.strip() for b in _BLOCK.findall(text)]
+    return len(blocks) >= 2 and blocks[-1] in blocks[:-1]
 
 
 def _to_chunks(event: tuple[Any, ...], seen: set[int]) -> Iterator[ModelChunk]:

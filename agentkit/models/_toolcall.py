@@ -34,14 +34,15 @@ DATA_NOTICE = (
 )
 
 
-def tools_system_prompt(tools: Sequence[Tool], choice: str) -> str:
-    """The instructions that teach a model the call format and list the offered tools."""
+def tools_system_prompt(tools: Sequence[Tool]) -> str:
+    """The instructions that teach a model the call format and list the offered tools.
+
+    It does not depend on tool_choice (the grammar enforces that), so the prompt prefix stays byte-identical
+    across the steps of a run and llama.cpp reuses its KV cache.
+    """
     lines = [json.dumps({"name": t.name, "description": t.description, "parameters": t.parameters_schema},
                         ensure_ascii=False) for t in tools]
-    if choice == "auto":
-        when = "If a tool helps, call it; otherwise answer the user directly in plain text."
-    else:
-        when = "You must call a tool now."
+    when = "If a tool helps, call it; otherwise answer the user directly in plain text."
     return (
         "You can call these tools:\n<tools>\n" + "\n".join(lines) + "\n</tools>\n"
         f"{when} To call a tool, reply with only:\n{OPEN}\n"
@@ -83,7 +84,7 @@ def bound_schema(schema: Any, *, max_string: int = DEFAULT_MAX_STRING, max_items
     return schema
 
 
-def call_grammar(tools: Sequence[Tool], choice: str) -> str:
+def call_grammar(tools: Sequence[Tool], choice: str, *, parallel: bool = True) -> str:
     """GBNF for a turn of calls: `required` (any offered tool) or one named tool. Text is never constrained."""
     from llama_cpp.llama_grammar import SchemaConverter
 
@@ -103,7 +104,7 @@ def call_grammar(tools: Sequence[Tool], choice: str) -> str:
     converter._add_rule("call", " | ".join(alternatives))
     block = rf'"{OPEN}" "\n" call "\n" "{CLOSE}"'
     converter._add_rule("block", block)
-    if choice in ("auto", "required"):
+    if choice in ("auto", "required") and parallel:
         converter._add_rule("root", f'block ("\\n" block){{0,{MAX_PARALLEL_CALLS - 1}}}')
     else:
         converter._add_rule("root", "block")
@@ -236,7 +237,7 @@ def render_messages_for_template(
 ) -> list[dict[str, str]]:
     """agentkit messages -> plain {role, content} dicts any chat template can render."""
     out: list[dict[str, str]] = []
-    tool_text = tools_system_prompt(tools, choice) if tools and choice != "none" else ""
+    tool_text = tools_system_prompt(tools) if tools else ""
     for message in messages:
         if message.role == "system":
             content = message.content + ("\n\n" + tool_text if tool_text and not out else "")

@@ -1,0 +1,253 @@
+"""`agentkit` command line. Errors print one line and exit non-zero; tracebacks only with AGENTKIT_DEBUG=1.
+
+Subcommands of other parts register themselves through the modules listed in `COMMAND_MODULES`, each
+exposing `register(subparsers)`; a module sets `func` on its parser, called with the parsed arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._agent import Agent
+from ._decoding import DecodingSettings
+from ._errors import AgentkitError, UserError
+from ._events import (
+    ConfirmationRequired,
+    Event,
+    FinalOutput,
+    Refused,
+    RunPaused,
+    TextDelta,
+    ToolCallProposed,
+    ToolResult,
+)
+from ._gate import Confirmation, ConfirmationRequest, Confirmer
+from ._result import RunState
+
+COMMAND_MODULES: list[str] = []
+
+EXIT_USER, EXIT_RUN, EXIT_INTERNAL = 2, 1, 70
+
+
+def _err(message: str) -> None:
+    print(f"agentkit: {message}", file=sys.stderr, flush=True)
+
+
+def _dim(text: str) -> str:
+    return f"\033[2m{text}\033[0m" if sys.stderr.isatty() else text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agentkit", description="Agents that call tools on local models.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run an agent on a prompt and stream the answer")
+    run.add_argument("target", help="the prompt, or an agent file (AGENT.yaml) followed by the prompt")
+    run.add_argument("prompt", nargs="?", help="the prompt, when the first argument is an agent file")
+    run.add_argument("--model", "-m", help="'default', a .gguf path, or an OpenAI-compatible base URL (http://host:port/v1#model)")
+    run.add_argument("--tools", "-t", default="", help="comma-separated toolkits to offer, e.g. calc,files")
+    run.add_argument("--tool-choice", default="auto", help="auto, required, none, or a tool name")
+    run.add_argument("--system", help="system prompt")
+    run.add_argument("--preset", choices=["precise", "code", "balanced", "creative"], help="decoding preset")
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--max-tokens", type=int)
+    run.add_argument("--seed", type=int)
+    run.add_argument("--json", action="store_true", help="print every event as one JSON line (machine-readable)")
+    run.add_argument("--timings", action="store_true", help="print the latency decomposition after the answer")
+    run.add_argument("--state-out", type=Path, help="where to save the run state if it pauses for confirmation")
+    run.add_argument("--resume", type=Path, help="resume a paused run from its saved state file")
+    run.add_argument("--approve", action="append", default=[], metavar="FINGERPRINT", help="approve a pending call")
+    run.add_argument("--deny", action="append", default=[], metavar="FINGERPRINT", help="deny a pending call")
+    run.set_defaults(func=cmd_run)
+
+    models = sub.add_parser("models", help="show the default model, installed models and the llama.cpp build")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
+
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+        return int(code or 0)
+    except UserError as exc:
+        _err(f"error: {exc}")
+        return EXIT_USER
+    except AgentkitError as exc:
+        _err(f"{type(exc).__name__}: {exc}")
+        return EXIT_RUN
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # never a bare traceback for a user
+        if os.environ.get("AGENTKIT_DEBUG"):
+            raise
+        _err(f"internal error: {type(exc).__name__}: {exc} (set AGENTKIT_DEBUG=1 for the traceback)")
+        return EXIT_INTERNAL
+
+
+def _interactive_confirmer() -> Confirmer:
+    def ask(request: ConfirmationRequest) -> Confirmation:
+        print(f"\n{request.effect.upper()} call needs your confirmation: {request.call.name}", file=sys.stderr)
+        print(json.dumps(request.call.arguments, indent=2, ensure_ascii=False), file=sys.stderr)
+        if request.preview:
+            print("--- preview ---\n" + request.preview + "\n---------------", file=sys.stderr)
+        print(f"reason: {request.reason}", file=sys.stderr)
+        answer = input("Run this exact call? [y/N] ").strip().lower()
+        return Confirmation(approved=answer in ("y", "yes"), by=f"cli:{os.environ.get('USER', 'user')}")
+
+    return Confirmer(ask, by="cli")
+
+
+def _load_tools(spec: str) -> list[Any]:
+    if not spec.strip():
+        return []
+    from .toolkits import load_toolkits
+
+    return load_toolkits([name.strip() for name in spec.split(",") if name.strip()])
+
+
+def _agent_from_args(args: argparse.Namespace) -> tuple[Agent[Any], str | None]:
+    target: str = args.target
+    prompt: str | None = args.prompt
+    if target.endswith((".yaml", ".yml")):
+        from .spec import load_agent
+
+        agent = load_agent(Path(target))
+        return agent, prompt
+    if prompt is not None:
+        raise UserError(f"got two prompts ({target!r} and {prompt!r}); quote the prompt as one argument")
+    settings = DecodingSettings(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
+    settings = DecodingSettings.model_validate(settings.model_dump(exclude_none=True))
+    agent = Agent(
+        args.model, tools=_load_tools(args.tools), system=args.system, preset=args.preset, settings=settings,
+        tool_choice=args.tool_choice, confirmer=_interactive_confirmer() if sys.stdin.isatty() else None,
+    )
+    return agent, target
+
+
+def _announce_load(agent: Agent[Any], quiet: bool) -> None:
+    from .models import LlamaCppModel
+
+    model = agent.resolved_model()
+    if isinstance(model, LlamaCppModel) and not model.is_loaded:
+        size = model.path.stat().st_size / 1e6
+        if not quiet:
+            print(_dim(f"loading {model.name} ({size:.0f} MB, {model.path.name})..."), file=sys.stderr, flush=True)
+        t0 = time.perf_counter()
+        model.load()
+        if not quiet:
+            print(_dim(f"loaded in {time.perf_counter() - t0:.2f} s"), file=sys.stderr, flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    agent, prompt = _agent_from_args(args)
+    state: RunState | None = None
+    decisions: dict[str, str] = {}
+    if args.resume:
+        try:
+            state = RunState.load(args.resume.read_text())
+        except FileNotFoundError:
+            raise UserError(f"no saved state at {args.resume}") from None
+        except ValueError as exc:
+            raise UserError(f"{args.resume} is not a saved run state: {exc}") from None
+        decisions = {fp: "approve" for fp in args.approve} | {fp: "deny" for fp in args.deny}
+        prompt = None
+    elif prompt is None:
+        raise UserError("give a prompt: agentkit run AGENT.yaml \"what to do\"")
+    _announce_load(agent, args.json)
+    return asyncio.run(_stream_to_terminal(agent, prompt, state, decisions, args))
+
+
+async def _stream_to_terminal(
+    agent: Agent[Any], prompt: str | None, state: RunState | None, decisions: dict[str, str],
+    args: argparse.Namespace,
+) -> int:
+    out = sys.stdout
+    last: Event | None = None
+    async for event in agent.run_stream(prompt, state=state, decisions=decisions or None):
+        last = event
+        if args.json:
+            out.write(event.model_dump_json() + "\n")
+            out.flush()
+            continue
+        if isinstance(event, TextDelta):
+            out.write(event.text)
+            out.flush()
+        elif isinstance(event, ToolCallProposed):
+            arguments = json.dumps(event.call.arguments, ensure_ascii=False)
+            print(_dim(f"\n-> {event.call.name}({arguments})"), file=sys.stderr, flush=True)
+        elif isinstance(event, ToolResult):
+            shown = event.content if len(event.content) < 300 else event.content[:300] + "..."
+            print(_dim(f"<- {shown}"), file=sys.stderr, flush=True)
+        elif isinstance(event, ConfirmationRequired) and agent.confirmer is None:
+            print(_dim(f"\n[{event.call.name} needs confirmation: {event.reason}]"), file=sys.stderr)
+        elif isinstance(event, Refused):
+            out.write(event.message)
+    if isinstance(last, RunPaused):
+        path = args.state_out or Path(f"{last.state.run_id}.state.json")
+        path.write_text(last.state.dump())
+        for pending in last.state.pending:
+            print(f"\npaused: {pending.call.name} ({pending.effect}) awaits confirmation.", file=sys.stderr)
+            if pending.preview:
+                print(pending.preview, file=sys.stderr)
+            print(f"resume: agentkit run --resume {path} --approve {pending.fingerprint}   (or --deny)", file=sys.stderr)
+        return 3
+    if not args.json:
+        out.write("\n")
+        if args.timings and isinstance(last, FinalOutput):
+            print(last.result.timings.table(), file=sys.stderr)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import DEFAULT_MODEL_NAME, default_model_path, gpu_offload_supported
+    from .models._llamacpp import cpu_count
+
+    info: dict[str, Any] = {"default": DEFAULT_MODEL_NAME}
+    try:
+        path = default_model_path()
+        info["default_path"] = str(path)
+        info["default_size_mb"] = round(path.stat().st_size / 1e6, 1)
+    except AgentkitError as exc:
+        info["default_error"] = str(exc)
+    try:
+        import llama_cpp
+
+        info["llama_cpp_python"] = llama_cpp.__version__
+        info["gpu_offload"] = gpu_offload_supported()
+    except ImportError:
+        info["llama_cpp_python"] = None
+    info["threads"] = cpu_count()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"default model : {info['default']}")
+    print(f"  file        : {info.get('default_path', info.get('default_error'))}")
+    if "default_size_mb" in info:
+        print(f"  size        : {info['default_size_mb']} MB")
+    print(f"llama.cpp     : llama-cpp-python {info['llama_cpp_python']}, "
+          f"{'GPU offload available' if info.get('gpu_offload') else 'CPU only'}, {info['threads']} threads")
+    print("other models  : pass any .gguf path with --model, or an OpenAI-compatible URL (http://host:port/v1#name)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
