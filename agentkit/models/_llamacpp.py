@@ -9,6 +9,8 @@ the event loop chunk by chunk; closing the stream stops generation at the next t
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import re
 import sys
@@ -75,6 +77,22 @@ class _Loaded:
 
 _CACHE: dict[tuple[Any, ...], _Loaded] = {}
 _CACHE_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free models before interpreter teardown; llama-cpp-python's own __del__ fails once globals are gone."""
+    with _CACHE_LOCK:
+        for loaded in _CACHE.values():
+            with contextlib.suppress(Exception):  # best effort at exit
+                loaded.llm.close()
+        _CACHE.clear()
+    # llama-cpp-python keeps two /dev/null handles open for the process lifetime; close them quietly at exit.
+    utils = sys.modules.get("llama_cpp._utils")
+    for handle_name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, handle_name, None)
+        if handle is not None:
+            handle.close()
 
 
 def _load(path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int, seed: int, verbose: bool) -> _Loaded:
@@ -344,6 +362,8 @@ def _repeats_a_call(text: str) -> bool:
 def _to_chunks(event: tuple[Any, ...], seen: set[int]) -> Iterator[ModelChunk]:
     if event[0] == "text":
         yield TextChunk(event[1])
+    elif event[0] == "start":
+        yield ToolCallChunk(index=event[1])
     elif event[0] == "name":
         seen.add(event[1])
         yield ToolCallChunk(index=event[1], name=event[2])

@@ -1,0 +1,264 @@
+"""The real default model through llama.cpp: grammar-constrained calls, streaming, cancellation, locking."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import pytest
+from pydantic import BaseModel, Field
+
+from agentkit import (
+    Agent,
+    CorrectionSent,
+    DecodingSettings,
+    Event,
+    FinalOutput,
+    ModelError,
+    ModelNotFoundError,
+    ModelRequestsBlocked,
+    RetryBudgetExhausted,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallProposed,
+    UsageLimits,
+    tool,
+)
+from agentkit.models import LlamaCppModel, ModelRequest, default_model, default_model_path
+from agentkit.models._toolcall import CallStreamParser, bound_schema, call_grammar
+from agentkit.testing import block_model_requests
+
+PRECISE = DecodingSettings(temperature=0.0, max_tokens=256, seed=1)
+
+
+class Address(BaseModel):
+    city: str
+    country: str = Field(description="ISO country code")
+
+
+class Color(StrEnum):
+    red = "red"
+    green = "green"
+
+
+executed: list[tuple[str, dict[str, Any]]] = []
+
+
+@tool(effect="read")
+def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
+    """Current weather for a city."""
+    executed.append(("get_weather", {"city": city, "unit": unit}))
+    return f"18 degrees {unit} in {city}"
+
+
+@tool(effect="read")
+def ship(address: Address, items: list[str], express: bool | None = None, color: Color = Color.red) -> str:
+    """Ship items to an address (nested model via $ref, array, optional, enum)."""
+    executed.append(("ship", {"address": address.model_dump(), "items": items}))
+    return "shipped"
+
+
+@tool(effect="read")
+def lookup(key: str | int, note: str | None = None) -> str:
+    """Look up a key (anyOf)."""
+    executed.append(("lookup", {"key": key}))
+    return "found"
+
+
+@pytest.fixture(autouse=True)
+def _clear() -> None:
+    executed.clear()
+
+
+def _run(agent: Agent[Any], prompt: str) -> list[Event]:
+    events: list[Event] = []
+
+    async def go() -> None:
+        async for event in agent.run_stream(prompt):
+            events.append(event)
+
+    asyncio.run(go())
+    return events
+
+
+def test_default_model_is_found_offline() -> None:
+    path = default_model_path()
+    assert path.suffix == ".gguf"
+    assert path.read_bytes()[:4] == b"GGUF"
+
+
+def test_bad_model_files_get_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        LlamaCppModel(tmp_path / "missing.gguf")
+    text_file = tmp_path / "notes.gguf"
+    text_file.write_text("hello")
+    with pytest.raises(ModelNotFoundError, match="not a GGUF model"):
+        LlamaCppModel(text_file)
+    corrupt = tmp_path / "corrupt.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(ModelError, match="could not load"):
+        LlamaCppModel(corrupt).load()
+
+
+def test_grammar_covers_ref_anyof_enum_optional() -> None:
+    grammar = call_grammar([ship, lookup, get_weather], "required")
+    assert "tool0-call" in grammar
+    assert "tool2-call" in grammar
+    bounded = bound_schema(ship.parameters_schema)
+    assert bounded["$defs"]["Address"]["properties"]["city"]["maxLength"] > 0
+    assert bounded["properties"]["items"]["maxItems"] > 0
+
+
+def test_stream_parser_splits_calls_and_holds_back_the_closing_tag() -> None:
+    parser = CallStreamParser()
+    pieces = ['<tool', '_call>\n{"name": "add", "argu', 'ments": {"a": 1, "b": ', '2}}\n</tool_call>']
+    events = [e for p in pieces for e in parser.feed(p)] + list(parser.finish())
+    assert ("name", 0, "add") in events
+    assert "".join(e[2] for e in events if e[0] == "args") == '{"a": 1, "b": 2}'
+    assert parser.raw_calls()[0]["complete"]
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("prompt", "tools", "choice"),
+    [
+        ("What's the weather in Paris?", [get_weather, ship, lookup], "required"),
+        ("Ship two books to Berlin, Germany.", [ship, get_weather], "required"),
+        ("Look up key 42.", [lookup, get_weather], "required"),
+        ("Ship a lamp to Lyon.", [get_weather, ship, lookup], "ship"),
+    ],
+)
+def test_required_and_named_calls_are_schema_valid(prompt: str, tools: list[Any], choice: str) -> None:
+    agent = Agent(default_model(), tools=tools, tool_choice=choice, settings=PRECISE,
+                  limits=UsageLimits(max_steps=1, max_retries=3))
+    events: list[Event] = []
+
+    async def go() -> None:
+        try:
+            async for event in agent.run_stream(prompt):
+                events.append(event)
+        except Exception:
+            pass  # max_steps=1: the run stops after the first call; we only judge that call
+
+    asyncio.run(go())
+    proposed = [e for e in events if isinstance(e, ToolCallProposed)]
+    assert proposed, [e.type for e in events]
+    by_name = {t.name: t for t in tools}
+    for event in proposed:
+        assert event.call.name in by_name
+        if choice not in ("auto", "required"):
+            assert event.call.name == choice
+        jsonschema.validate(event.call.arguments, by_name[event.call.name].parameters_schema)
+    assert not [e for e in events if isinstance(e, CorrectionSent) and e.reason != "repeated_call"]
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert deltas
+    assert deltas[0].at <= proposed[0].at  # the call streamed while it was generated
+
+
+@pytest.mark.model
+def test_tool_choice_none_gives_text() -> None:
+    agent = Agent(default_model(), tools=[get_weather], tool_choice="none", settings=PRECISE)
+    events = _run(agent, "Say hello.")
+    assert not [e for e in events if isinstance(e, ToolCallProposed)]
+    final = events[-1]
+    assert isinstance(final, FinalOutput)
+    assert final.result.output == "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert final.result.output.strip()
+
+
+@pytest.mark.model
+def test_auto_turn_is_text_or_valid_calls() -> None:
+    agent = Agent(default_model(), tools=[get_weather], settings=PRECISE, limits=UsageLimits(max_steps=3))
+    events = _run(agent, "What is the weather in Rome? Use the tool.")
+    for event in events:
+        if isinstance(event, ToolCallProposed):
+            jsonschema.validate(event.call.arguments, get_weather.parameters_schema)
+    assert isinstance(events[-1], FinalOutput)
+
+
+@pytest.mark.model
+def test_call_cut_by_max_tokens_is_never_executed() -> None:
+    agent = Agent(default_model(), tools=[get_weather], tool_choice="required",
+                  settings=DecodingSettings(temperature=0.0, max_tokens=6), limits=UsageLimits(max_retries=1))
+    events: list[Event] = []
+
+    async def go() -> None:
+        async for event in agent.run_stream("Weather in Paris?"):
+            events.append(event)
+
+    with pytest.raises(RetryBudgetExhausted):
+        asyncio.run(go())
+    assert [e.reason for e in events if isinstance(e, CorrectionSent)] == ["truncated_call"]  # the 2nd exhausts the budget
+    assert executed == []
+
+
+@pytest.mark.model
+def test_typed_output_on_the_real_model() -> None:
+    agent = Agent(default_model(), output_type=Address, settings=PRECISE)
+    result = agent.run_sync("Where is the Eiffel Tower? Give city and country.")
+    assert isinstance(result.output, Address)
+
+
+@pytest.mark.model
+def test_temperature_zero_is_deterministic() -> None:
+    agent = Agent(default_model(), settings=DecodingSettings(temperature=0.0, max_tokens=24))
+    assert agent.run_sync("Name a fruit.").output == agent.run_sync("Name a fruit.").output
+
+
+@pytest.mark.model
+def test_cancelling_a_stream_releases_the_model() -> None:
+    model = default_model()
+    agent = Agent(model, settings=DecodingSettings(temperature=0.0, max_tokens=200))
+
+    async def go() -> None:
+        stream = agent.run_stream("Write a long story about a dragon.")
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                break
+        await stream.aclose()  # type: ignore[attr-defined]
+
+    asyncio.run(go())
+    assert not model.load().lock.locked()
+    assert agent.run_sync("Say hi.", settings=DecodingSettings(max_tokens=8)).output is not None
+
+
+@pytest.mark.model
+def test_concurrent_runs_are_serialized_not_interleaved() -> None:
+    model = default_model()
+    settings = DecodingSettings(temperature=0.0, max_tokens=24)
+    prompts = ["Name a color.", "Name an animal.", "Name a city."]
+    expected = [Agent(model, settings=settings).run_sync(p).output for p in prompts]
+
+    async def together() -> list[Any]:
+        results = await asyncio.gather(*(Agent(model, settings=settings).run(p) for p in prompts))
+        return [r.output for r in results]
+
+    assert asyncio.run(together()) == expected
+    outputs: dict[int, Any] = {}
+
+    def worker(i: int) -> None:
+        outputs[i] = Agent(model, settings=settings).run_sync(prompts[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert [outputs[i].output for i in range(3)] == expected
+    waited = [outputs[i].timings.queue_wait for i in range(3)]
+    assert max(waited) > 0  # at least one run queued for the lock
+
+
+def test_real_models_can_be_blocked() -> None:
+    model = default_model()
+
+    async def go() -> None:
+        async for _ in model.stream(ModelRequest(messages=[])):
+            pass
+
+    with block_model_requests(), pytest.raises(ModelRequestsBlocked, match="ScriptedModel"):
+        asyncio.run(go())
