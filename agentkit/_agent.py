@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from ._decoding import DecodingSettings, preset
@@ -112,24 +113,25 @@ class Agent(Generic[OutputT]):
                 raise UserError(f"decisions must be 'approve' or 'deny'; got {sorted(bad)}")
         agent = self._with_overrides(settings)
         run = _Run(agent, run_id=state.run_id if state else new_run_id(), deps=deps)
-        async for event in run.events(prompt, list(history or []), state, decisions):
-            yield event
+        async with aclosing(run.events(prompt, list(history or []), state, decisions)) as events:
+            async for event in events:
+                yield event
 
     async def run(
         self, prompt: str | None = None, *, history: Sequence[Message] | None = None, state: RunState | None = None,
         decisions: dict[str, str] | None = None, settings: DecodingSettings | None = None, deps: Any = None,
     ) -> RunResult:
         """Drain `run_stream`. A paused run returns a result with status 'awaiting_confirmation' and its state."""
-        async for event in self.run_stream(
-            prompt, history=history, state=state, decisions=decisions, settings=settings, deps=deps
-        ):
-            if isinstance(event, FinalOutput):
-                return event.result
-            if isinstance(event, RunPaused):
-                return RunResult(
-                    run_id=event.state.run_id, status="awaiting_confirmation", messages=event.state.messages,
-                    usage=event.state.usage, state=event.state,
-                )
+        stream = self.run_stream(prompt, history=history, state=state, decisions=decisions, settings=settings, deps=deps)
+        async with aclosing(stream) as events:
+            async for event in events:
+                if isinstance(event, FinalOutput):
+                    return event.result
+                if isinstance(event, RunPaused):
+                    return RunResult(
+                        run_id=event.state.run_id, status="awaiting_confirmation", messages=event.state.messages,
+                        usage=event.state.usage, state=event.state,
+                    )
         raise RunError("the run ended without a result")  # pragma: no cover - the loop always ends with one
 
     def run_sync(

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,6 @@ from ._messages import (
     ToolCall,
     ToolResultMessage,
     UserMessage,
-    canonical_json,
 )
 from ._result import PendingCall, RunResult, RunState, RunUsage, Timings
 from ._tools import RunContext, Tool, format_validation_error, render_result
@@ -150,10 +150,11 @@ class _Run:
                 self._restore(state)
                 model = self._model()
                 yield RunStarted(prompt="", model=model.name, **self._event_kwargs())
-                async for event in self._run_queue(state.queue, state, decisions or {}):
-                    yield event
-                    if isinstance(event, RunPaused):
-                        return
+                async with aclosing(self._run_queue(state.queue, state, decisions or {})) as _inner:
+                    async for event in _inner:
+                        yield event
+                        if isinstance(event, RunPaused):
+                            return
             else:
                 self.messages = self._initial_messages(prompt or "", history)
                 answered: list[str] = []
@@ -168,10 +169,11 @@ class _Run:
                     return
             while True:
                 final: list[Any] = []
-                async for event in self._step(model, final):
-                    yield event
-                    if isinstance(event, RunPaused):
-                        return
+                async with aclosing(self._step(model, final)) as _inner:
+                    async for event in _inner:
+                        yield event
+                        if isinstance(event, RunPaused):
+                            return
                 if final:
                     result = self._result(final[0])
                     self._audit("final", {"output": render_result(final[0])[:4000]})
@@ -261,11 +263,12 @@ class _Run:
             report=report, **self._event_kwargs(),
         )
         turn: _Turn | None = None
-        async for item in self._stream_model(model, request):
-            if isinstance(item, _Turn):
-                turn = item
-            else:
-                yield item
+        async with aclosing(self._stream_model(model, request)) as _inner:
+            async for item in _inner:
+                if isinstance(item, _Turn):
+                    turn = item
+                else:
+                    yield item
         assert turn is not None
         self._account(turn.finish)
         yield ModelResponded(
@@ -285,15 +288,19 @@ class _Run:
                 self.messages.append(AssistantMessage(content=turn.text))
                 self.messages.append(UserMessage(content=message, provenance="trusted"))
                 return
-        turn.calls = _unique_calls(turn.calls)
         if not turn.calls:
-            async for event in self._finish_text(turn, final):
-                yield event
+            async with aclosing(self._finish_text(turn, final)) as _inner:
+                async for event in _inner:
+                    yield event
             return
         calls: list[ToolCall] = []
         corrections: list[tuple[ToolCall, CorrectionSent]] = []
+        seen: set[str] = set()
         for call_id, name, raw in turn.calls:
             call, problem = self._parse_call(call_id, name, raw)
+            if problem is None and call.fingerprint() in seen:
+                continue  # identical calls in one turn (small models repeat themselves) run once
+            seen.add(call.fingerprint())
             calls.append(call)
             if problem is not None:
                 corrections.append((call, problem))
@@ -308,11 +315,13 @@ class _Run:
         good = [c for c in calls if c.id not in bad]
         for call in good:
             if call.name == FINAL_TOOL:
-                async for event in self._finish_tool(call, final):
-                    yield event
+                async with aclosing(self._finish_tool(call, final)) as _inner:
+                    async for event in _inner:
+                        yield event
                 return
-        async for event in self._run_queue(good, None, {}):
-            yield event
+        async with aclosing(self._run_queue(good, None, {})) as _inner:
+            async for event in _inner:
+                yield event
 
     def _request(self, model: Model) -> tuple[ModelRequest, list[str], dict[str, Any]]:
         settings = self.settings
@@ -489,7 +498,7 @@ class _Run:
                 self._audit("policy", {"call_id": call.id, "action": decision.action, "reason": decision.reason,
                                        "rule": decision.rule})
             if decision.action == "confirm":
-                preview = await tool.render_preview(call.arguments)
+                preview = await _safe_preview(tool, call)
                 yield ConfirmationRequired(
                     call=call, fingerprint=fingerprint, preview=preview, reason=decision.reason, **self._event_kwargs()
                 )
@@ -521,8 +530,9 @@ class _Run:
                                                        is_error=True, provenance="trusted"))
                 yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=True, **self._event_kwargs())
                 continue
-            async for event in self._execute(call, tool):
-                yield event
+            async with aclosing(self._execute(call, tool)) as _inner:
+                async for event in _inner:
+                    yield event
 
     async def _execute(self, call: ToolCall, tool: Tool) -> AsyncIterator[Event]:
         fingerprint = call.fingerprint()
@@ -539,7 +549,7 @@ class _Run:
             raise UsageLimitExceeded(f"run reached max_tool_calls={limit}; raise UsageLimits.max_tool_calls")
         self.usage.tool_calls += 1
         arguments = tool.validate(call.arguments)
-        ctx = RunContext(run_id=self.run_id, step=self.step, deps=self.deps, messages=list(self.messages))
+        ctx = RunContext(run_id=self.run_id, step=self.step, deps=self.deps, messages=self.messages)
         t0 = time.perf_counter()
         is_error = False
         try:
@@ -590,19 +600,12 @@ def _final_tool(schema: dict[str, Any]) -> Tool:
     return t
 
 
-def _unique_calls(calls: list[tuple[str, str | None, str]]) -> list[tuple[str, str | None, str]]:
-    """Identical calls in one turn (small models repeat themselves) run once."""
-    seen: set[tuple[str | None, str]] = set()
-    unique = []
-    for call_id, name, raw in calls:
-        try:
-            key = (name, canonical_json(json.loads(raw)))
-        except json.JSONDecodeError:
-            key = (name, raw)
-        if key not in seen:
-            seen.add(key)
-            unique.append((call_id, name, raw))
-    return unique
+async def _safe_preview(tool: Tool, call: ToolCall) -> str:
+    """A preview that fails must not crash the run nor hide the call: say so in the preview itself."""
+    try:
+        return await tool.render_preview(call.arguments) or f"{call.name}({canonical_json(call.arguments)})"
+    except Exception as exc:
+        return f"(no preview: {type(exc).__name__}: {exc})\n{call.name}({canonical_json(call.arguments)})"
 
 
 def new_run_id() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ModelNotFoundError
 from ._base import (
@@ -19,14 +20,19 @@ from ._base import (
 from ._default import DEFAULT_MODEL_NAME, default_model_path
 from ._llamacpp import LlamaCppModel, gpu_offload_supported, unload_all
 
+if TYPE_CHECKING:
+    from ._openai import HTTPTimeouts, OpenAICompatibleModel
+
 __all__ = [
     "DEFAULT_MODEL_NAME",
     "FinishChunk",
     "FinishReason",
+    "HTTPTimeouts",
     "LlamaCppModel",
     "Model",
     "ModelChunk",
     "ModelRequest",
+    "OpenAICompatibleModel",
     "TextChunk",
     "ToolCallChunk",
     "ToolChoice",
@@ -39,6 +45,16 @@ __all__ = [
 ]
 
 _DEFAULT: list[LlamaCppModel] = []
+_LAZY = ("HTTPTimeouts", "OpenAICompatibleModel")
+
+
+def __getattr__(name: str) -> Any:
+    """The HTTP backend loads on first use, so `import agentkit` does not pay for importing httpx."""
+    if name in _LAZY:
+        from . import _openai
+
+        return getattr(_openai, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_model() -> LlamaCppModel:
@@ -57,8 +73,7 @@ def resolve_model(spec: str | None) -> Model:
         from ._openai import OpenAICompatibleModel
 
         base, _, name = spec.partition("#")
-        remote: Model = OpenAICompatibleModel(base_url=base, model=name or "default")
-        return remote
+        return OpenAICompatibleModel(base, model=name or "default")
     path = Path(spec).expanduser()
     if path.suffix.lower() != ".gguf" and not path.exists():
         raise ModelNotFoundError(
