@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
@@ -100,7 +100,7 @@ class Agent(Generic[OutputT]):
     async def run_stream(
         self, prompt: str | None = None, *, history: Sequence[Message] | None = None, state: RunState | None = None,
         decisions: dict[str, str] | None = None, settings: DecodingSettings | None = None, deps: Any = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Run, yielding typed events as they happen. The last event is FinalOutput, RunPaused, or RunFailed
         (after which the error is raised). Closing the iterator cancels the run and releases the model."""
         if prompt is None and state is None:

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ from ._messages import (
     ToolCall,
     ToolResultMessage,
     UserMessage,
+    canonical_json,
 )
 from ._result import PendingCall, RunResult, RunState, RunUsage, Timings
 from ._tools import RunContext, Tool, format_validation_error, render_result
@@ -144,7 +145,7 @@ class _Run:
     async def events(
         self, prompt: str | None, history: list[Message] | None, state: RunState | None,
         decisions: dict[str, str] | None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         try:
             if state is not None:
                 self._restore(state)
@@ -248,7 +249,7 @@ class _Run:
         self.retries = state.retries
         self.usage = state.usage.model_copy()
 
-    async def _step(self, model: Model, final: list[Any]) -> AsyncIterator[Event]:
+    async def _step(self, model: Model, final: list[Any]) -> AsyncGenerator[Event, None]:
         self._check_time()
         if self.step >= self.limits.max_steps:
             raise UsageLimitExceeded(
@@ -286,7 +287,7 @@ class _Run:
             yield self._correction("truncated_call", message, cut_id)
             if not turn.calls:
                 self.messages.append(AssistantMessage(content=turn.text))
-                self.messages.append(UserMessage(content=message, provenance="trusted"))
+                self.messages.append(UserMessage(content=message, kind="correction"))
                 return
         if not turn.calls:
             async with aclosing(self._finish_text(turn, final)) as _inner:
@@ -342,7 +343,7 @@ class _Run:
         request = ModelRequest(messages=messages, tools=tools, tool_choice=choice, settings=settings)
         return request, notes, report
 
-    async def _stream_model(self, model: Model, request: ModelRequest) -> AsyncIterator[Event | _Turn]:
+    async def _stream_model(self, model: Model, request: ModelRequest) -> AsyncGenerator[Event | _Turn, None]:
         text: list[str] = []
         calls: dict[int, list[Any]] = {}
         finish: FinishChunk | None = None
@@ -432,7 +433,7 @@ class _Run:
             return call, self._correction("invalid_arguments", format_validation_error(name, exc), call_id)
         return call, None
 
-    async def _finish_text(self, turn: _Turn, final: list[Any]) -> AsyncIterator[Event]:
+    async def _finish_text(self, turn: _Turn, final: list[Any]) -> AsyncGenerator[Event, None]:
         self.messages.append(AssistantMessage(content=turn.text))
         if self.output_adapter is None:
             final.append(turn.text)
@@ -447,9 +448,9 @@ class _Run:
                 yield self._correction("invalid_output", message)
             except RetryBudgetExhausted as budget:
                 raise OutputValidationError(f"final output never validated: {message}") from budget
-            self.messages.append(UserMessage(content=message))
+            self.messages.append(UserMessage(content=message, kind="correction"))
 
-    async def _finish_tool(self, call: ToolCall, final: list[Any]) -> AsyncIterator[Event]:
+    async def _finish_tool(self, call: ToolCall, final: list[Any]) -> AsyncGenerator[Event, None]:
         assert self.output_adapter is not None
         wrapped = self.output_schema is not None and self.output_schema.get("type") == "object"
         payload = call.arguments if wrapped else call.arguments.get("result")
@@ -467,7 +468,7 @@ class _Run:
     # -- gate and execution --------------------------------------------------------------------------------
     async def _run_queue(
         self, queue: list[ToolCall], state: RunState | None, decisions: dict[str, str]
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Gate then run each call in order; pause (with a resumable state) at the first unanswerable confirmation."""
         pending_by_fp = {p.fingerprint: p for p in (state.pending if state else [])}
         for index, call in enumerate(queue):
@@ -534,7 +535,7 @@ class _Run:
                 async for event in _inner:
                     yield event
 
-    async def _execute(self, call: ToolCall, tool: Tool) -> AsyncIterator[Event]:
+    async def _execute(self, call: ToolCall, tool: Tool) -> AsyncGenerator[Event, None]:
         fingerprint = call.fingerprint()
         self.seen_calls[fingerprint] += 1
         if self.seen_calls[fingerprint] > self.limits.max_identical_calls:

@@ -49,6 +49,9 @@ class UserMessage(BaseModel):
     role: Literal["user"] = "user"
     content: str
     provenance: Provenance = "trusted"
+    kind: Literal["request", "correction"] = Field(
+        default="request", description="'correction': written by the loop to fix the model's last turn"
+    )
 
 
 class AssistantMessage(BaseModel):
