@@ -16,7 +16,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ._decoding import DecodingSettings, preset
 from ._errors import (
@@ -110,7 +110,7 @@ class _Run:
             self.output_adapter = TypeAdapter(agent.output_type)
             self.output_schema = self.output_adapter.json_schema()
             if self.tools:
-                self.tools[FINAL_TOOL] = _final_tool(self.output_schema)
+                self.tools[FINAL_TOOL] = _FinalResultTool(self.output_schema)
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _event_kwargs(self) -> dict[str, Any]:
@@ -576,29 +576,35 @@ class _Run:
                          **self._event_kwargs())
 
 
-def _final_tool(schema: dict[str, Any]) -> Tool:
-    """A synthetic read tool whose arguments are the requested output: how typed output works alongside tools."""
-    wrapped = schema if schema.get("type") == "object" else None
+class _FinalResultTool(Tool):
+    """A synthetic read tool whose arguments are the requested output: how typed output works alongside tools.
 
-    def final_result(**kwargs: Any) -> str:
-        return "accepted"
+    Object schemas are the arguments themselves; anything else is wrapped as {"result": ...} with its `$defs`
+    hoisted so references still resolve. The loop validates the payload with the output type itself.
+    """
 
-    t = Tool.__new__(Tool)
-    t.function = final_result
-    t.name = FINAL_TOOL
-    t.description = "Give the final answer in the required structure. Call this once you know the answer."
-    t.effect = "read"
-    t.output_provenance = "trusted"
-    t._preview = None
-    t.takes_context = False
-    t._is_async = False
-    t.parameters_schema = wrapped or {"type": "object", "properties": {"result": schema}, "required": ["result"]}
+    def __init__(self, schema: dict[str, Any]) -> None:
+        def final_result() -> str:
+            return "accepted"
 
-    class _Any(BaseModel):
-        model_config = {"extra": "allow"}
+        super().__init__(
+            final_result, name=FINAL_TOOL, effect="read", output_provenance="trusted",
+            description="Give the final answer in the required structure. Call this once you know the answer.",
+        )
+        if schema.get("type") == "object":
+            self.parameters_schema = schema
+        else:
+            inner = {k: v for k, v in schema.items() if k != "$defs"}
+            self.parameters_schema = {"type": "object", "properties": {"result": inner}, "required": ["result"]}
+            if "$defs" in schema:
+                self.parameters_schema["$defs"] = schema["$defs"]
 
-    t.arguments_model = _Any
-    return t
+    def validate(self, arguments: dict[str, Any]) -> BaseModel:
+        return _AnyArguments.model_validate(arguments)
+
+
+class _AnyArguments(BaseModel):
+    model_config = ConfigDict(extra="allow")
 
 
 async def _safe_preview(tool: Tool, call: ToolCall) -> str:

@@ -226,7 +226,7 @@ async def test_closing_the_stream_cancels_the_run() -> None:
     async for event in stream:
         if isinstance(event, ToolCallDelta):
             break
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     assert model.unused == 1
 
 
@@ -353,3 +353,13 @@ def _collect(agent: Agent[Any], prompt: str, sink: list[Event] | None = None) ->
 
     asyncio.run(go())
     return out
+
+
+def test_typed_list_output_with_tools_keeps_refs_resolvable() -> None:
+    model = ScriptedModel([call("final_result", {"result": [{"city": "Rome", "celsius": 30}]})])
+    agent = Agent(model, tools=[add], output_type=list[Weather])
+    result = agent.run_sync("weather list")
+    assert result.output == [Weather(city="Rome", celsius=30)]
+    schema = model.requests[0].tools[-1].parameters_schema
+    assert "$defs" in schema
+    assert schema["properties"]["result"]["items"] == {"$ref": "#/$defs/Weather"}
