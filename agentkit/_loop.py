@@ -159,7 +159,7 @@ class _Run:
             else:
                 self.messages = self._initial_messages(prompt or "", history)
                 answered: list[str] = []
-                for event in self._route(prompt or "", history or [], answered):
+                for event in await self._route(prompt or "", history or [], answered):
                     yield event
                 model = self._model()
                 self._audit("request", {"prompt": prompt, "model": model.name})
@@ -191,12 +191,15 @@ class _Run:
             self.model = self.agent.resolved_model()
         return self.model
 
-    def _route(self, prompt: str, history: list[Message], answered: list[str]) -> list[Event]:
+    async def _route(self, prompt: str, history: list[Message], answered: list[str]) -> list[Event]:
         """Apply the router's plan and the input guards; fill `answered` when the model must not run."""
         events: list[Event] = []
         router = self.agent.router
         if router is not None:
-            plan = router.route(prompt, tools=list(self.agent.tools.values()), history=history)
+            tools = list(self.agent.tools.values())
+            aroute = getattr(router, "aroute", None)  # a router that may call a model routes without blocking the loop
+            plan = (await aroute(prompt, tools=tools, history=history) if aroute is not None
+                    else router.route(prompt, tools=tools, history=history))
             decision = plan.model_dump(mode="json")
             events.append(Routed(decision=decision, **self._event_kwargs()))
             self._audit("routing", {"decision": decision})

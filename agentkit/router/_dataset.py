@@ -1,0 +1,81 @@
+"""The labelled routing set: loading it, and the honest evaluation (k-fold cross-validation).
+
+Each line of `benchmarks/data/routing_set.jsonl` is one request:
+`{"id", "prompt", "language": en|fr, "intent", "risk", "needs_fresh_data", "abstain"}`.
+Vague requests (`abstain: true`) carry a best-guess intent that is not scored: for them the router must ask.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .._errors import UserError
+from .._hooks import Risk
+from ._classifier import IntentClassifier, train
+from ._decision import Intent, Language, RoutingDecision
+
+
+class LabelledRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    prompt: str
+    language: Language
+    intent: Intent
+    risk: Risk
+    needs_fresh_data: bool
+    abstain: bool = False
+
+
+def load_labelled(path: str | Path) -> list[LabelledRequest]:
+    """Read a labelled JSONL file; a bad line is reported with its number and what is wrong."""
+    rows: list[LabelledRequest] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise UserError(f"no labelled routing set at {path}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(LabelledRequest.model_validate(json.loads(line)))
+        except (ValueError, ValidationError) as exc:
+            raise UserError(f"{path}:{number}: not a labelled request ({str(exc).splitlines()[0]})") from None
+    return rows
+
+
+def training_pairs(rows: Sequence[LabelledRequest]) -> list[tuple[str, Intent]]:
+    return [(r.prompt, r.intent) for r in rows if not r.abstain]
+
+
+def folds(rows: Sequence[LabelledRequest], k: int) -> list[tuple[list[LabelledRequest], list[LabelledRequest]]]:
+    """k (train, test) splits, stratified by intent: every intent is spread over all folds."""
+    if k < 2:
+        raise UserError("cross-validation needs at least 2 folds")
+    assignment: dict[str, int] = {}
+    per_intent: dict[str, int] = {}
+    for row in rows:
+        key = f"{row.intent}:{row.abstain}"
+        assignment[row.id] = per_intent.get(key, 0) % k
+        per_intent[key] = per_intent.get(key, 0) + 1
+    return [
+        ([r for r in rows if assignment[r.id] != fold], [r for r in rows if assignment[r.id] == fold])
+        for fold in range(k)
+    ]
+
+
+def cross_validate(
+    rows: Sequence[LabelledRequest], k: int,
+    route_with: Callable[[IntentClassifier, LabelledRequest], RoutingDecision],
+) -> list[tuple[LabelledRequest, RoutingDecision]]:
+    """Route every request with a classifier trained on the other folds only (no request sees itself)."""
+    results: list[tuple[LabelledRequest, RoutingDecision]] = []
+    for train_rows, test_rows in folds(rows, k):
+        classifier = train(training_pairs(train_rows))
+        results.extend((row, route_with(classifier, row)) for row in test_rows)
+    order = {r.id: i for i, r in enumerate(rows)}
+    return sorted(results, key=lambda pair: order[pair[0].id])
