@@ -219,7 +219,7 @@ def test_cancelling_a_stream_releases_the_model() -> None:
         async for event in stream:
             if isinstance(event, TextDelta):
                 break
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
 
     asyncio.run(go())
     assert not model.load().lock.locked()
@@ -262,3 +262,18 @@ def test_real_models_can_be_blocked() -> None:
 
     with block_model_requests(), pytest.raises(ModelRequestsBlocked, match="ScriptedModel"):
         asyncio.run(go())
+
+
+def test_large_length_bounds_do_not_explode_the_grammar() -> None:
+    from typing import Annotated
+
+    @tool(effect="write")
+    def write_note(text: Annotated[str, Field(max_length=20000)], tags: Annotated[list[str], Field(max_length=1000)]) -> str:
+        """Write a long note."""
+        return text
+
+    bounded = bound_schema(write_note.parameters_schema)
+    assert "maxLength" not in bounded["properties"]["text"]
+    from llama_cpp import LlamaGrammar
+
+    LlamaGrammar.from_string(call_grammar([write_note], "required"), verbose=False)

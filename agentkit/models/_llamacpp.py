@@ -33,6 +33,7 @@ from ._base import (
     Usage,
     check_model_requests_allowed,
 )
+from ._kvcache import DEFAULT_KV_CACHE_BYTES, KVStateCache
 from ._toolcall import CLOSE, OPEN, CallStreamParser, call_grammar, render_messages_for_template
 
 GGUF_MAGIC = b"GGUF"
@@ -82,6 +83,7 @@ class _Loaded:
     tool_role: str
     load_seconds: float
     bos_text: str
+    kv_cache: KVStateCache
 
 
 _CACHE: dict[tuple[Any, ...], _Loaded] = {}
@@ -104,11 +106,16 @@ def _close_all() -> None:
             handle.close()
 
 
-def _load(path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int, seed: int, verbose: bool) -> _Loaded:
-    key = (str(path.resolve()), n_ctx, n_threads, n_gpu_layers)
+def _load(
+    path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int, seed: int, verbose: bool, *,
+    prompt_lookup: int = 0, kv_cache_bytes: int = 0,
+) -> _Loaded:
+    key = (str(path.resolve()), n_ctx, n_threads, n_gpu_layers, prompt_lookup)
     with _CACHE_LOCK:
         if key in _CACHE:
-            return _CACHE[key]
+            loaded = _CACHE[key]
+            loaded.kv_cache.grow(kv_cache_bytes)
+            return loaded
         check_gguf(path)
         try:
             import llama_cpp
@@ -117,10 +124,15 @@ def _load(path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int, seed: int, 
             raise UserError("llama-cpp-python is not installed; run `make setup` (see README)") from exc
         t0 = time.perf_counter()
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{path.stem[:20]}")
+        draft: Any = None
+        if prompt_lookup:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
         try:
             llm = executor.submit(
                 llama_cpp.Llama, model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                n_gpu_layers=n_gpu_layers, seed=seed, verbose=verbose,
+                n_gpu_layers=n_gpu_layers, seed=seed, verbose=verbose, draft_model=draft,
             ).result()
         except (ValueError, RuntimeError) as exc:
             executor.shutdown(wait=False)
@@ -135,7 +147,10 @@ def _load(path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int, seed: int, 
         bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
         formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         tool_role = "tool" if "tool" in template else "user"
-        loaded = _Loaded(llm, threading.Lock(), executor, formatter, tool_role, time.perf_counter() - t0, bos)
+        loaded = _Loaded(
+            llm, threading.Lock(), executor, formatter, tool_role, time.perf_counter() - t0, bos,
+            KVStateCache(kv_cache_bytes),
+        )
         _CACHE[key] = loaded
         return loaded
 
@@ -153,9 +168,16 @@ class LlamaCppModel:
     def __init__(
         self, path: str | os.PathLike[str], *, n_ctx: int = 4096, n_threads: int | None = None,
         n_gpu_layers: int | None = None, seed: int = 0, verbose: bool = False, name: str | None = None,
+        prompt_lookup: int = 0, kv_cache_bytes: int = DEFAULT_KV_CACHE_BYTES,
     ) -> None:
         self.path = Path(path).expanduser()
         check_gguf(self.path)
+        if not isinstance(prompt_lookup, int) or prompt_lookup < 0:
+            raise UserError(f"prompt_lookup is a number of draft tokens (0 = off, ~10 for edits); got {prompt_lookup!r}")
+        if not isinstance(kv_cache_bytes, int) or kv_cache_bytes < 0:
+            raise UserError(f"kv_cache_bytes must be an integer >= 0 (0 = no session cache); got {kv_cache_bytes!r}")
+        self.prompt_lookup = prompt_lookup
+        self.kv_cache_bytes = kv_cache_bytes
         self.n_ctx = n_ctx
         self.n_threads = n_threads or cpu_count()
         self._n_gpu_layers = n_gpu_layers
@@ -175,7 +197,23 @@ class LlamaCppModel:
 
     def load(self) -> _Loaded:
         """Load now (the first request would otherwise). Returns the shared handle."""
-        return _load(self.path, self.n_ctx, self.n_threads, self.n_gpu_layers, self.seed, self.verbose)
+        return _load(
+            self.path, self.n_ctx, self.n_threads, self.n_gpu_layers, self.seed, self.verbose,
+            prompt_lookup=self.prompt_lookup, kv_cache_bytes=self.kv_cache_bytes,
+        )
+
+    def with_prompt_lookup(self, draft_tokens: int = 10) -> LlamaCppModel:
+        """The same model decoding with prompt-lookup drafts: for edits and patches, which copy their input.
+
+        llama-cpp-python verifies drafts from every position's logits, so this variant is a separate load with
+        `logits_all` (n_ctx x vocabulary floats: ~400 MB for SmolLM2 at n_ctx 2048). A router picks it for
+        the `patch`/`code` output formats through `model_for`.
+        """
+        return LlamaCppModel(
+            self.path, n_ctx=self.n_ctx, n_threads=self.n_threads, n_gpu_layers=self._n_gpu_layers, seed=self.seed,
+            verbose=self.verbose, name=f"{self.name}+lookup", prompt_lookup=draft_tokens,
+            kv_cache_bytes=self.kv_cache_bytes,
+        )
 
     @property
     def is_loaded(self) -> bool:
@@ -270,7 +308,6 @@ class LlamaCppModel:
         self, loaded: _Loaded, prompt: str, request: ModelRequest, grammar_text: str | None,
         tools: list[Any], choice: str, stop: threading.Event, emit: Any, queue_wait: float,
     ) -> None:
-        from llama_cpp import LlamaGrammar
 
         llm = loaded.llm
         tokens = llm.tokenize(prompt.encode(), add_bos=not prompt.startswith(loaded.bos_text or "\0"), special=True)
@@ -281,13 +318,14 @@ class LlamaCppModel:
                 "shorten the conversation or load the model with a larger n_ctx"
             )
         cached = int(llm.longest_token_prefix(llm._input_ids.tolist(), tokens)) if llm.n_tokens else 0
+        cached = max(cached, loaded.kv_cache.restore(llm, tokens, cached))
         settings = request.settings
         max_tokens = min(settings.max_tokens or budget, budget)
         started = time.perf_counter()
         first: float | None = None
         completion = 0
         reason: FinishReason = "stop"
-        grammar = LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
+        grammar = _compile_grammar(grammar_text) if grammar_text else None
         # Text is never slowed by a grammar: in "auto" the turn runs free, and only if it opens with the call
         # tag is it redone under the call grammar (the prompt is still cached, so only the call is decoded).
         probing = grammar is None and bool(tools) and choice == "auto"
@@ -323,9 +361,10 @@ class LlamaCppModel:
                     emit(("piece", held))
                 break
             parallel = request.settings.parallel_tool_calls is not False
-            grammar = LlamaGrammar.from_string(call_grammar(tools, "required", parallel=parallel), verbose=False)
+            grammar = _compile_grammar(call_grammar(tools, "required", parallel=parallel))
             probing, held, reason = False, "", "stop"
         end = time.perf_counter()
+        loaded.kv_cache.save(llm)
         if stop.is_set():
             reason = "cancelled"
         first = first or end
@@ -359,6 +398,18 @@ class LlamaCppModel:
                 yield choice.get("text", ""), ("length" if finish == "length" else "stop") if finish else None
         finally:
             stream.close()
+
+
+def _compile_grammar(text: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_string(text, verbose=False)
+    except Exception as exc:
+        raise ModelError(
+            f"llama.cpp rejected the grammar built from the tool schemas ({exc}); simplify the tools' parameter "
+            "schemas (fewer nested unions, smaller bounds)"
+        ) from exc
 
 
 _BLOCK = re.compile(re.escape(OPEN) + r"(.*?)" + re.escape(CLOSE), re.DOTALL)

@@ -20,6 +20,14 @@ __all__ = ["available_toolkits", "load_toolkit", "load_toolkits", "toolkit_confi
 
 _REGISTRY: dict[str, str] = {
     # name -> module exposing `Config` and `toolkit(config)`; keep sorted
+    "calc": "agentkit.toolkits._calc",
+    "calendar": "agentkit.toolkits.calendar",
+    "code": "agentkit.toolkits._code",
+    "files": "agentkit.toolkits.files",
+    "mail": "agentkit.toolkits.mail",
+    "mcp": "agentkit.toolkits.mcp",
+    "python": "agentkit.toolkits.sandbox",
+    "web": "agentkit.toolkits.web",
 }
 
 

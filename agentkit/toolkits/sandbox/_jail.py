@@ -1,0 +1,177 @@
+"""The operating-system layer of the sandbox: a bubblewrap command line and the resource limits around it.
+
+    host (root or not)
+      prlimit --as --cpu --fsize --nofile --core [--nproc]      per-process limits, inherited by everything below
+        bwrap --unshare-pid/net/ipc/uts/cgroup --die-with-parent --new-session --clearenv
+              read-only /usr and interpreter, private tmpfs, nothing else of the host
+          setpriv --reuid 65534 ...  (host is root)             a real unprivileged uid: RLIMIT_NPROC applies,
+          or bwrap --unshare-user --uid 65534 (host not root)   no capabilities, no new privileges
+            the program
+
+Why not `bwrap --unshare-user --uid 65534` as root: the uid inside maps back to root outside, and the kernel
+does not enforce RLIMIT_NPROC for root. So a root host keeps the user namespace off and drops to a real
+unprivileged uid with `setpriv` inside the mount/pid/net namespaces instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..._errors import UserError
+from ._process import Outcome, run_process
+from ._seccomp import filter_fd
+
+INSTALL_BWRAP = "apt-get install bubblewrap"
+SANDBOX_UID = 65534  # "nobody": owns nothing on the host
+
+
+class SandboxUnavailable(UserError):
+    """The sandbox cannot be built on this machine (bubblewrap or util-linux missing, namespaces disabled)."""
+
+
+def find_bwrap(explicit: str | None = None) -> str:
+    """The bubblewrap binary, or a SandboxUnavailable saying how to install it."""
+    found = shutil.which(explicit or "bwrap")
+    if found is None:
+        raise SandboxUnavailable(
+            f"bubblewrap ({explicit or 'bwrap'}) is not installed, so code cannot be sandboxed; install it with "
+            f"`{INSTALL_BWRAP}` (Debian/Ubuntu; `dnf install bubblewrap` on Fedora). A weaker mode without it "
+            "exists only behind Sandbox(..., allow_unsandboxed_INSECURE=True)."
+        )
+    return found
+
+
+def find_tool(name: str) -> str:
+    found = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
+    if found is None:
+        raise SandboxUnavailable(f"`{name}` (util-linux) is needed to sandbox code; install it with "
+                                 "`apt-get install util-linux`")
+    return found
+
+
+@dataclass(frozen=True)
+class ResourceLimits:
+    """Per-process limits, applied by `prlimit` before bubblewrap starts and inherited by the program."""
+
+    cpu_s: int
+    memory_bytes: int
+    file_size_bytes: int
+    open_files: int
+    processes: int
+
+    def prlimit_args(self, *, with_nproc: bool) -> list[str]:
+        args = [
+            f"--as={self.memory_bytes}",
+            f"--cpu={self.cpu_s}:{self.cpu_s + 1}",  # soft: SIGXCPU; hard, a second later: SIGKILL
+            f"--fsize={self.file_size_bytes}",
+            f"--nofile={self.open_files}",
+            "--core=0",
+        ]
+        if with_nproc:
+            args.append(f"--nproc={self.processes}")
+        return args
+
+
+def _mount_args_for_system() -> list[str]:
+    """Read-only /usr plus the merged-/usr symlinks (or read-only copies) of /bin, /lib, /lib64, /sbin."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def _covered(path: str, mounts: Sequence[str]) -> bool:
+    return any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounts)
+
+
+@dataclass
+class Jail:
+    """What the program sees: read-only binds, writable binds, private tmpfs mounts, environment, cwd."""
+
+    bwrap: str
+    ro_binds: list[tuple[str, str]] = field(default_factory=list)
+    rw_binds: list[tuple[str, str]] = field(default_factory=list)
+    tmpfs: list[tuple[str, int]] = field(default_factory=list)  # (path, size in bytes)
+    env: dict[str, str] = field(default_factory=dict)
+    chdir: str = "/tmp"
+    proc: bool = False
+    dev: bool = False
+    uid: int = SANDBOX_UID
+    host_is_root: bool = field(default_factory=lambda: os.geteuid() == 0)
+
+    def add_ro(self, source: str | Path, dest: str | Path | None = None) -> None:
+        real = os.path.realpath(source)
+        target = str(dest) if dest is not None else real
+        if dest is None and _covered(real, [d for _, d in self.ro_binds] + ["/usr"]):
+            return
+        self.ro_binds.append((real, target))
+
+    def _ancestors(self) -> list[str]:
+        """Directories bwrap would otherwise create 0700 (unreadable to the unprivileged uid)."""
+        mounted = ["/usr", *(d for _, d in self.ro_binds), *(d for _, d in self.rw_binds), *(p for p, _ in self.tmpfs)]
+        needed: set[str] = set()
+        for dest in mounted:
+            parent = Path(dest).parent
+            while str(parent) != "/":
+                if not any(str(parent) == m for m in mounted):
+                    needed.add(str(parent))
+                parent = parent.parent
+        return sorted(needed, key=lambda p: (p.count("/"), p))
+
+    def command(self, inner: Sequence[str], limits: ResourceLimits, *, seccomp_fd: int | None = None) -> list[str]:
+        """The full argv: prlimit -> bwrap -> (setpriv | prlimit --nproc) -> inner.
+
+        `seccomp_fd`: a readable fd holding a compiled filter (see `_seccomp`); the caller passes it on.
+        """
+        prlimit = find_tool("prlimit")
+        argv = [prlimit, *limits.prlimit_args(with_nproc=self.host_is_root), "--", self.bwrap]
+        argv += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+                 "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
+        if not self.host_is_root:
+            argv += ["--unshare-user", "--uid", str(self.uid), "--gid", str(self.uid), "--disable-userns"]
+        argv += _mount_args_for_system()
+        for directory in self._ancestors():
+            argv += ["--perms", "0755", "--dir", directory]
+        for source, dest in self.ro_binds:
+            argv += ["--ro-bind", source, dest]
+        for source, dest in self.rw_binds:
+            argv += ["--bind", source, dest]
+        for path, size in self.tmpfs:
+            argv += ["--perms", "1777", "--size", str(size), "--tmpfs", path]
+        if self.proc:
+            argv += ["--proc", "/proc"]
+        if self.dev:
+            argv += ["--dev", "/dev"]
+        if seccomp_fd is not None:
+            argv += ["--seccomp", str(seccomp_fd)]
+        for key, value in sorted(self.env.items()):
+            argv += ["--setenv", key, value]
+        argv += ["--chdir", self.chdir, "--"]
+        if self.host_is_root:
+            argv += [find_tool("setpriv"), f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+                     "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+        else:
+            argv += [prlimit, f"--nproc={limits.processes}", "--"]
+        return argv + list(inner)
+
+    def run(
+        self, inner: Sequence[str], limits: ResourceLimits, *, stdin: Callable[[int], bytes], timeout_s: float,
+        output_bytes: int, result_bytes: int = 1 << 20,
+    ) -> Outcome:
+        """Run `inner` in this jail under `limits`, with the seccomp filter, the wall clock and the output cap."""
+        seccomp = filter_fd()
+        try:
+            argv = self.command(inner, limits, seccomp_fd=seccomp)
+            return run_process(argv, stdin=stdin, timeout_s=timeout_s, output_bytes=output_bytes, cwd="/", env={},
+                               result_bytes=result_bytes, pass_fds=() if seccomp is None else (seccomp,))
+        finally:
+            if seccomp is not None:
+                os.close(seccomp)
