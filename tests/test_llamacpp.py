@@ -6,7 +6,7 @@ import asyncio
 import threading
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jsonschema
 import pytest
@@ -265,8 +265,6 @@ def test_real_models_can_be_blocked() -> None:
 
 
 def test_large_length_bounds_do_not_explode_the_grammar() -> None:
-    from typing import Annotated
-
     @tool(effect="write")
     def write_note(text: Annotated[str, Field(max_length=20000)], tags: Annotated[list[str], Field(max_length=1000)]) -> str:
         """Write a long note."""
