@@ -9,7 +9,7 @@ setup:
 
 # The main job: a real agent on the embedded default model; a tool is called and the answer streams.
 demo: setup
-	@$(VENV)/bin/agentkit run --tools calc --tool-choice required "What is 2.5 + 4?"
+	@$(VENV)/bin/agentkit run --tools calc --timings "What is 2.5 + 4?"
 
 lint:
 	@$(VENV)/bin/ruff check .

@@ -16,7 +16,7 @@ import pytest
 from agentkit import Agent, ModelRetry, ToolResultMessage
 from agentkit.testing import ScriptedModel, call, text
 from agentkit.toolkits import load_toolkit
-from agentkit.toolkits._code import Config, TestReport, run_test_command
+from agentkit.toolkits.code import Config, TestReport, run_test_command
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is needed: apt-get install bubblewrap")
 

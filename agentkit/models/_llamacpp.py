@@ -333,7 +333,7 @@ class LlamaCppModel:
         calls_text = ""
         for _attempt in range(2):
             restart = False
-            for piece, finish in self._completion(llm, tokens, settings, max_tokens, grammar, stop):
+            for piece, finish in self._completion(llm, tokens, settings, max_tokens, grammar, stop, tools_offered=bool(tools)):
                 first = first or time.perf_counter()
                 if finish is not None:
                     reason = finish
@@ -376,6 +376,7 @@ class LlamaCppModel:
 
     def _completion(
         self, llm: Any, tokens: list[int], settings: Any, max_tokens: int, grammar: Any, stop: threading.Event,
+        *, tools_offered: bool,
     ) -> Iterator[tuple[str, FinishReason | None]]:
         kwargs: dict[str, Any] = {
             "max_tokens": max_tokens, "stream": True, "grammar": grammar,
@@ -384,7 +385,8 @@ class LlamaCppModel:
             "top_k": 40 if settings.top_k is None else settings.top_k,
             "min_p": 0.05 if settings.min_p is None else settings.min_p,
             "repeat_penalty": 1.0 if settings.repeat_penalty is None else settings.repeat_penalty,
-            "stop": settings.stop or [],
+            # A model imitating the tool-result tags is hallucinating a tool's answer: cut it there.
+            "stop": [*(settings.stop or []), *(["<tool_response"] if tools_offered else [])],
         }
         if settings.seed is not None:
             kwargs["seed"] = settings.seed

@@ -22,7 +22,7 @@ _REGISTRY: dict[str, str] = {
     # name -> module exposing `Config` and `toolkit(config)`; keep sorted
     "calc": "agentkit.toolkits._calc",
     "calendar": "agentkit.toolkits.calendar",
-    "code": "agentkit.toolkits._code",
+    "code": "agentkit.toolkits.code",
     "files": "agentkit.toolkits.files",
     "mail": "agentkit.toolkits.mail",
     "mcp": "agentkit.toolkits.mcp",

@@ -28,13 +28,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .._errors import ModelRetry, UserError
-from .._tools import Tool, tool
-from .files import PathRefused, Workspace
-from .sandbox._jail import Jail, ResourceLimits, find_bwrap
-from .sandbox._process import Outcome
+from ..._errors import ModelRetry, UserError
+from ..._tools import Tool, tool
+from ..files import PathRefused, Workspace
+from ..sandbox._jail import Jail, ResourceLimits, find_bwrap
+from ..sandbox._process import Outcome
 
-_BOOT = Path(__file__).parent / "sandbox" / "_testboot.py"
+_BOOT = Path(__file__).parent.parent / "sandbox" / "_testboot.py"
 _JUNIT = "/tmp/agentkit-junit.xml"
 _EXCLUDE = [".git", ".hg", ".venv", "venv", "node_modules", "__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache",
             ".ruff_cache", ".tox", ".agentkit-backup", "*.egg-info"]
