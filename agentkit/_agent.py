@@ -88,6 +88,14 @@ class Agent(Generic[OutputT]):
             self._model = resolve_model(cast("str | None", self._model_spec))
         return self._model
 
+    def with_model(self, model: Model) -> Agent[OutputT]:
+        """A copy of this agent (same tools, settings, hooks) that runs on `model`, e.g. a scheduled wrapper."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._model_spec = model
+        clone._model = model
+        return clone
+
     def _with_overrides(self, settings: DecodingSettings | None) -> Agent[OutputT]:
         if settings is None:
             return self

@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 Provenance = Literal["trusted", "untrusted"]
 
@@ -29,14 +29,14 @@ class ToolCall(BaseModel):
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
-    _fingerprint: str | None = PrivateAttr(default=None)
 
     def fingerprint(self) -> str:
-        """Hash of the tool name and canonical arguments: an approval binds to exactly this call."""
-        if self._fingerprint is None:
-            digest = hashlib.sha256(f"{self.name}\n{canonical_json(self.arguments)}".encode())
-            self._fingerprint = digest.hexdigest()
-        return self._fingerprint
+        """Hash of the tool name and canonical arguments: an approval binds to exactly this call.
+
+        Computed every time, never cached: `model_copy(update=...)` would carry a cache over to an edited copy.
+        """
+        digest = hashlib.sha256(f"{self.name}\n{canonical_json(self.arguments)}".encode())
+        return digest.hexdigest()
 
 
 class SystemMessage(BaseModel):

@@ -33,7 +33,7 @@ from ._base import (
     Usage,
     check_model_requests_allowed,
 )
-from ._kvcache import DEFAULT_KV_CACHE_BYTES, KVStateCache
+from ._kvcache import KVStateCache
 from ._toolcall import CLOSE, OPEN, CallStreamParser, call_grammar, render_messages_for_template
 
 GGUF_MAGIC = b"GGUF"
@@ -168,7 +168,7 @@ class LlamaCppModel:
     def __init__(
         self, path: str | os.PathLike[str], *, n_ctx: int = 4096, n_threads: int | None = None,
         n_gpu_layers: int | None = None, seed: int = 0, verbose: bool = False, name: str | None = None,
-        prompt_lookup: int = 0, kv_cache_bytes: int = DEFAULT_KV_CACHE_BYTES,
+        prompt_lookup: int = 0, kv_cache_bytes: int = 0,
     ) -> None:
         self.path = Path(path).expanduser()
         check_gguf(self.path)
