@@ -22,6 +22,7 @@ from ._decoding import DecodingSettings
 from ._errors import AgentkitError, UserError
 from ._events import (
     ConfirmationRequired,
+    CorrectionSent,
     Event,
     FinalOutput,
     Refused,
@@ -30,10 +31,11 @@ from ._events import (
     ToolCallProposed,
     ToolResult,
 )
-from ._gate import Confirmation, ConfirmationRequest, Confirmer
 from ._result import RunState
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["agentkit.context._cli", "agentkit.policy._cli", "agentkit.toolkits.mcp._cli",
+                              "agentkit.toolkits.sandbox._cli", "agentkit.router._cli",
+                              "agentkit.spec._cli", "agentkit.serve._cli"]
 
 EXIT_USER, EXIT_RUN, EXIT_INTERNAL = 2, 1, 70
 
@@ -62,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--temperature", type=float)
     run.add_argument("--max-tokens", type=int)
     run.add_argument("--seed", type=int)
+    run.add_argument("--no-router", action="store_true", help="offer every tool; skip intent/risk routing")
+    run.add_argument("--no-context", action="store_true", help="send the messages as they are (no context builder)")
+    run.add_argument("--policy", default="default", help="policy pack name or YAML path (default: default)")
+    run.add_argument("--audit", type=Path, help="append a hash-chained audit log of the run to this file")
+    run.add_argument("--context-window", type=int, help="context length of a remote model (default 8192)")
     run.add_argument("--json", action="store_true", help="print every event as one JSON line (machine-readable)")
     run.add_argument("--timings", action="store_true", help="print the latency decomposition after the answer")
     run.add_argument("--state-out", type=Path, help="where to save the run state if it pauses for confirmation")
@@ -103,19 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
-def _interactive_confirmer() -> Confirmer:
-    def ask(request: ConfirmationRequest) -> Confirmation:
-        print(f"\n{request.effect.upper()} call needs your confirmation: {request.call.name}", file=sys.stderr)
-        print(json.dumps(request.call.arguments, indent=2, ensure_ascii=False), file=sys.stderr)
-        if request.preview:
-            print("--- preview ---\n" + request.preview + "\n---------------", file=sys.stderr)
-        print(f"reason: {request.reason}", file=sys.stderr)
-        answer = input("Run this exact call? [y/N] ").strip().lower()
-        return Confirmation(approved=answer in ("y", "yes"), by=f"cli:{os.environ.get('USER', 'user')}")
-
-    return Confirmer(ask, by="cli")
-
-
 def _load_tools(spec: str) -> list[Any]:
     if not spec.strip():
         return []
@@ -128,17 +122,38 @@ def _agent_from_args(args: argparse.Namespace) -> tuple[Agent[Any], str | None]:
     target: str = args.target
     prompt: str | None = args.prompt
     if target.endswith((".yaml", ".yml")):
+        from .policy import interactive_confirmer
         from .spec import load_agent
 
-        agent = load_agent(Path(target))
+        agent = load_agent(Path(target), confirmer=interactive_confirmer() if sys.stdin.isatty() else None)
         return agent, prompt
     if prompt is not None:
         raise UserError(f"got two prompts ({target!r} and {prompt!r}); quote the prompt as one argument")
     settings = DecodingSettings(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
     settings = DecodingSettings.model_validate(settings.model_dump(exclude_none=True))
+    router: Any = None
+    if not args.no_router:
+        from .router import Router
+
+        router = Router()  # keeps the chosen model; filters tools, sets the preset, refuses or asks when it must
+    from .models import resolve_model
+
+    model = resolve_model(args.model)
+    context: Any = None
+    if not args.no_context:
+        from .context import ContextBuilder
+
+        # llama.cpp models know their window; a remote server does not say, so assume one unless told.
+        window = args.context_window or (None if getattr(model, "n_ctx", None) else 8192)
+        context = ContextBuilder(context_window=window)
+    from .policy import AuditLog, PolicyEngine, SafetyGuard, interactive_confirmer
+
     agent = Agent(
-        args.model, tools=_load_tools(args.tools), system=args.system, preset=args.preset, settings=settings,
-        tool_choice=args.tool_choice, confirmer=_interactive_confirmer() if sys.stdin.isatty() else None,
+        model, tools=_load_tools(args.tools), system=args.system, preset=args.preset, settings=settings,
+        tool_choice=args.tool_choice, router=router, context=context,
+        gate=PolicyEngine(args.policy), guards=[SafetyGuard()],
+        confirmer=interactive_confirmer() if sys.stdin.isatty() else None,
+        audit=AuditLog(args.audit) if args.audit else None,
     )
     return agent, target
 
@@ -162,12 +177,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     state: RunState | None = None
     decisions: dict[str, str] = {}
     if args.resume:
+        if not args.resume.exists():
+            raise UserError(f"no saved state at {args.resume}")
         try:
-            state = RunState.load(args.resume.read_text())
-        except FileNotFoundError:
-            raise UserError(f"no saved state at {args.resume}") from None
+            RunState.load(args.resume.read_text())
         except ValueError as exc:
             raise UserError(f"{args.resume} is not a saved run state: {exc}") from None
+        from .policy import claim_state
+
+        state = claim_state(args.resume)  # moved aside as it loads: one pause is resumed once
         decisions = {fp: "approve" for fp in args.approve} | {fp: "deny" for fp in args.deny}
         prompt = None
     elif prompt is None:
@@ -194,6 +212,8 @@ async def _stream_to_terminal(
         elif isinstance(event, ToolCallProposed):
             arguments = json.dumps(event.call.arguments, ensure_ascii=False)
             print(_dim(f"\n-> {event.call.name}({arguments})"), file=sys.stderr, flush=True)
+        elif isinstance(event, CorrectionSent):
+            print(_dim(f"!! {event.reason}: {event.message.splitlines()[0]}"), file=sys.stderr, flush=True)
         elif isinstance(event, ToolResult):
             shown = event.content if len(event.content) < 300 else event.content[:300] + "..."
             print(_dim(f"<- {shown}"), file=sys.stderr, flush=True)
@@ -202,8 +222,10 @@ async def _stream_to_terminal(
         elif isinstance(event, Refused):
             out.write(event.message)
     if isinstance(last, RunPaused):
+        from .policy import save_state
+
         path = args.state_out or Path(f"{last.state.run_id}.state.json")
-        path.write_text(last.state.dump())
+        save_state(last.state, path)
         for pending in last.state.pending:
             print(f"\npaused: {pending.call.name} ({pending.effect}) awaits confirmation.", file=sys.stderr)
             if pending.preview:
