@@ -159,11 +159,12 @@ class _Run:
             else:
                 self.messages = self._initial_messages(prompt or "", history)
                 answered: list[str] = []
-                for event in await self._route(prompt or "", history or [], answered):
-                    yield event
+                routing = await self._route(prompt or "", history or [], answered)
                 model = self._model()
                 self._audit("request", {"prompt": prompt, "model": model.name})
                 yield RunStarted(prompt=prompt or "", model=model.name, **self._event_kwargs())
+                for event in routing:
+                    yield event
                 if answered:
                     self.messages.append(AssistantMessage(content=answered[0]))
                     yield FinalOutput(result=self._result(answered[0]), **self._event_kwargs())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from enum import StrEnum
 from pathlib import Path
@@ -275,3 +276,14 @@ def test_large_length_bounds_do_not_explode_the_grammar() -> None:
     from llama_cpp import LlamaGrammar
 
     LlamaGrammar.from_string(call_grammar([write_note], "required"), verbose=False)
+
+
+def test_stream_parser_is_not_fooled_by_tags_or_braces_inside_strings() -> None:
+    text = '<tool_call>\n{"name": "note", "arguments": {"text": "a}</tool_call>{\\"b"}}\n</tool_call>'
+    for size in (1, 3, 7, len(text)):
+        parser = CallStreamParser()
+        events = [e for i in range(0, len(text), size) for e in parser.feed(text[i:i + size])]
+        events += list(parser.finish())
+        arguments = "".join(e[2] for e in events if e[0] == "args")
+        assert json.loads(arguments) == {"text": 'a}</tool_call>{"b'}
+        assert parser.raw_calls()[0]["complete"]

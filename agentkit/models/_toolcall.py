@@ -169,76 +169,91 @@ class CallStreamParser:
             start = self.buffer.find(OPEN)
             if start < 0:
                 return
-            body_start = start + len(OPEN)
-            end = self.buffer.find(CLOSE, body_start)
-            body = self.buffer[body_start:end if end >= 0 else len(self.buffer)]
+            body = self.buffer[start + len(OPEN):]
             if not self.calls or self.calls[-1]["closed"]:
                 self.calls.append({"name": None, "arguments": "", "closed": False, "complete": False})
                 self._emitted = 0
                 yield ("start", len(self.calls) - 1)  # a call exists even if cut off before its name
             index = len(self.calls) - 1
             current = self.calls[index]
-            if current["name"] is None:
-                name = _extract_name(body)
-                if name is not None:
+            end, spans = scan_object(body)
+            if current["name"] is None and spans.get("name", (0, None))[1] is not None:
+                n_start, n_end = spans["name"]
+                try:
+                    name = json.loads(body[n_start:n_end])
+                except json.JSONDecodeError:
+                    name = None
+                if isinstance(name, str):
                     current["name"] = name
                     yield ("name", index, name)
-            if current["name"] is not None:
-                args_text = _arguments_text(body)
-                if args_text is not None:
-                    hold = 0 if end >= 0 else 24
-                    visible = args_text if end >= 0 else args_text[: max(0, len(args_text) - hold)]
-                    if end >= 0:
-                        visible = _strip_outer_brace(args_text)
-                    if len(visible) > self._emitted:
-                        yield ("args", index, visible[self._emitted:])
-                        self._emitted = len(visible)
-            if end < 0:
+            if current["name"] is not None and "arguments" in spans:
+                a_start, a_end = spans["arguments"]
+                # Until the value is closed, hold back a few characters: they may yet turn out to be its end.
+                limit = a_end if a_end is not None else max(a_start, len(body) - 24)
+                visible = body[a_start:limit].rstrip() if a_end is not None else body[a_start:limit]
+                if len(visible) > self._emitted:
+                    yield ("args", index, visible[self._emitted:])
+                    self._emitted = len(visible)
+                current["arguments"] = visible
+            if end is None:
+                return  # the call object is still open (or was cut off)
+            close = body.find(CLOSE, end)
+            if close < 0 and not final:
                 return
-            current["closed"] = True
-            current["complete"] = True
-            current["arguments"] = _strip_outer_brace(_arguments_text(body) or "")
-            if current["name"] is None:
-                current["name"] = _extract_name(body) or ""
-            self.buffer = self.buffer[end + len(CLOSE):]
+            current["closed"] = current["complete"] = True
+            self.buffer = body[close + len(CLOSE):] if close >= 0 else ""
 
 
-def _extract_name(body: str) -> str | None:
-    key = body.find('"name"')
-    if key < 0:
-        return None
-    colon = body.find(":", key + 6)
-    if colon < 0:
-        return None
-    rest = body[colon + 1:].lstrip()
-    if not rest.startswith('"'):
-        return None
-    close = rest.find('"', 1)
-    if close < 0:
-        return None
-    try:
-        value = json.loads(rest[: close + 1])
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, str) else None
+def scan_object(text: str) -> tuple[int | None, dict[str, tuple[int, int | None]]]:
+    """Scan the JSON object at the start of `text`, aware of strings and nesting.
 
-
-def _arguments_text(body: str) -> str | None:
-    key = body.find('"arguments"')
-    if key < 0:
-        return None
-    colon = body.find(":", key + len('"arguments"'))
-    if colon < 0:
-        return None
-    return body[colon + 1:].lstrip()
-
-
-def _strip_outer_brace(args: str) -> str:
-    """`{"a": 1}}` + whitespace -> `{"a": 1}`: drop the call object's own closing brace."""
-    text = args.rstrip()
-    if text.endswith("}"):
-        text = text[:-1].rstrip()
-    return text
+    Returns the index just past its closing brace (None while it is still open) and, for each top-level key,
+    the span of its raw value (end None while that value is still open). A `}` or a tag inside a string
+    never ends anything.
+    """
+    i = 0
+    while i < len(text) and text[i].isspace():
+        i += 1
+    spans: dict[str, tuple[int, int | None]] = {}
+    if i >= len(text) or text[i] != "{":
+        return None, spans
+    depth, in_string, escaped = 0, False, False
+    phase, key, value_start, string_start = "key", "", -1, -1
+    for j in range(i, len(text)):
+        c = text[j]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+                if depth == 1 and phase == "key":
+                    try:
+                        key = str(json.loads(text[string_start:j + 1]))
+                    except json.JSONDecodeError:
+                        key = ""
+            continue
+        if depth == 1 and phase == "value" and value_start < 0 and not c.isspace():
+            value_start = j
+            spans[key] = (j, None)
+        if c == '"':
+            in_string, string_start = True, j
+        elif c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                if phase == "value" and value_start >= 0:
+                    spans[key] = (value_start, j)
+                return j + 1, spans
+        elif c == "," and depth == 1:
+            if value_start >= 0:
+                spans[key] = (value_start, j)
+            phase, value_start = "key", -1
+        elif c == ":" and depth == 1:
+            phase = "value"
+    return None, spans
 
 
 def render_messages_for_template(
