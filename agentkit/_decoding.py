@@ -25,7 +25,7 @@ class DecodingSettings(BaseModel):
     top_k: int | None = Field(default=None, ge=0)
     min_p: float | None = Field(default=None, ge=0.0, le=1.0)
     repeat_penalty: float | None = Field(default=None, gt=0.0)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, description="per response; unset = 1024 on llama.cpp")
     stop: list[str] | None = None
     seed: int | None = None
     parallel_tool_calls: bool | None = Field(

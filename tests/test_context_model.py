@@ -69,7 +69,7 @@ def test_sixty_turns_stay_within_budget_with_the_real_tokenizer() -> None:
             assert exact <= WINDOW - RESERVED, (n, exact, event.notes)
             assert event.report["counting"] == "tokenizer"
             assert event.report["prompt_tokens_exact"] == exact
-            assert abs(event.report["prompt_tokens"] - exact) <= 8  # per-block estimate vs the joined prompt
+            assert abs(event.report["prompt_tokens"] - exact) <= 16  # per-block estimate vs the joined prompt (which adds one "use this result" line per tool turn)
             stable_prefixes.add(event.report["stable_prefix_sha256"])
             prompts.append(prompt)
             reports.append(event.report)

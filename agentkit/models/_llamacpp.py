@@ -37,6 +37,7 @@ from ._kvcache import KVStateCache
 from ._toolcall import CLOSE, OPEN, CallStreamParser, call_grammar, render_messages_for_template
 
 GGUF_MAGIC = b"GGUF"
+DEFAULT_MAX_TOKENS = 1024  # per response when settings.max_tokens is unset: a looping small model must stop somewhere
 
 # llama.cpp's CPU backend runs on OpenMP, whose idle threads spin by default. Next to anything else busy (a tool's
 # subprocess, a test server, another model) spinning threads starve the ones doing work: measured here under
@@ -326,7 +327,7 @@ class LlamaCppModel:
         cached = int(llm.longest_token_prefix(llm._input_ids.tolist(), tokens)) if llm.n_tokens else 0
         cached = max(cached, loaded.kv_cache.restore(llm, tokens, cached))
         settings = request.settings
-        max_tokens = min(settings.max_tokens or budget, budget)
+        max_tokens = min(settings.max_tokens or DEFAULT_MAX_TOKENS, budget)
         started = time.perf_counter()
         first: float | None = None
         completion = 0

@@ -70,7 +70,7 @@ def search_tool(backend: SearchBackend, *, max_results: int = 5, max_results_lim
     """A `web_search` tool over any backend."""
 
     async def web_search(
-        query: str = Field(min_length=1, max_length=400, description="What to search for, as keywords."),
+        query: str = Field(min_length=1, max_length=200, description="What to search for, as keywords."),
         max_results: int = Field(
             default=max_results, ge=1, le=max_results_limit, description="How many results to return."
         ),
