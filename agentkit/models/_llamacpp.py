@@ -39,11 +39,10 @@ from ._toolcall import CLOSE, OPEN, CallStreamParser, call_grammar, render_messa
 GGUF_MAGIC = b"GGUF"
 DEFAULT_MAX_TOKENS = 1024  # per response when settings.max_tokens is unset: a looping small model must stop somewhere
 
-# llama.cpp's CPU backend runs on OpenMP, whose idle threads spin by default. Next to anything else busy (a tool's
-# subprocess, a test server, another model) spinning threads starve the ones doing work: measured here under
-# load, 38 tok/s spinning vs 49 tok/s sleeping. Sleep unless the user chose otherwise; this must be set before
-# libgomp loads, i.e. before llama_cpp is imported (agentkit imports it lazily).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# llama.cpp's CPU backend runs on OpenMP, whose idle threads spin briefly before sleeping. Measured here: on an
+# idle machine spinning decodes ~100 tok/s vs ~25 tok/s with OMP_WAIT_POLICY=PASSIVE; next to another busy
+# process it is the reverse (38 vs 49). We keep OpenMP's default; set OMP_WAIT_POLICY=PASSIVE (before starting
+# Python) on machines shared with other heavy work.
 
 
 def cpu_count() -> int:
