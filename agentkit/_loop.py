@@ -98,6 +98,7 @@ class _Run:
         self.step = 0
         self.retries = 0
         self.seen_calls: Counter[str] = Counter()
+        self.validated: dict[int, tuple[ToolCall, BaseModel]] = {}  # keyed by object: ids may repeat
         self.tools: dict[str, Tool] = dict(agent.tools)
         self.output_schema: dict[str, Any] | None = None
         self.output_adapter: TypeAdapter[Any] | None = None
@@ -303,9 +304,11 @@ class _Run:
         seen: set[str] = set()
         for call_id, name, raw in turn.calls:
             call, problem = self._parse_call(call_id, name, raw)
-            if problem is None and call.fingerprint() in seen:
-                continue  # identical calls in one turn (small models repeat themselves) run once
-            seen.add(call.fingerprint())
+            if problem is None:
+                fingerprint = call.fingerprint()
+                if fingerprint in seen:
+                    continue  # identical calls in one turn (small models repeat themselves) run once
+                seen.add(fingerprint)
             calls.append(call)
             if problem is not None:
                 corrections.append((call, problem))
@@ -432,7 +435,7 @@ class _Run:
             )
         call = ToolCall(id=call_id, name=name, arguments=arguments)
         try:
-            self.tools[name].validate(arguments)
+            self.validated[id(call)] = (call, self.tools[name].validate(arguments))
         except ValidationError as exc:
             return call, self._correction("invalid_arguments", format_validation_error(name, exc), call_id)
         return call, None
@@ -535,12 +538,11 @@ class _Run:
                                                        is_error=True, provenance="trusted"))
                 yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=True, **self._event_kwargs())
                 continue
-            async with aclosing(self._execute(call, tool)) as _inner:
+            async with aclosing(self._execute(call, tool, fingerprint)) as _inner:
                 async for event in _inner:
                     yield event
 
-    async def _execute(self, call: ToolCall, tool: Tool) -> AsyncGenerator[Event, None]:
-        fingerprint = call.fingerprint()
+    async def _execute(self, call: ToolCall, tool: Tool, fingerprint: str) -> AsyncGenerator[Event, None]:
         self.seen_calls[fingerprint] += 1
         if self.seen_calls[fingerprint] > self.limits.max_identical_calls:
             message = (f"You already called {call.name} with these exact arguments "
@@ -553,7 +555,9 @@ class _Run:
         if limit is not None and self.usage.tool_calls >= limit:
             raise UsageLimitExceeded(f"run reached max_tool_calls={limit}; raise UsageLimits.max_tool_calls")
         self.usage.tool_calls += 1
-        arguments = tool.validate(call.arguments)
+        # Validated when the call was parsed; a resumed run (new process) validates again.
+        entry = self.validated.pop(id(call), None)
+        arguments = entry[1] if entry is not None and entry[0] is call else tool.validate(call.arguments)
         ctx = RunContext(run_id=self.run_id, step=self.step, deps=self.deps, messages=self.messages)
         t0 = time.perf_counter()
         is_error = False

@@ -4,6 +4,9 @@ Both sides decode the identical rendered prompt at temperature 0 (so they produc
 the first streamed token to the last as seen by the caller. Runs alternate (raw, agentkit, raw, ...) so drift in
 machine load hits both; the median of each side is compared. Target ratio: >= 0.97.
 
+The raw side runs on the model's own thread, as agentkit does: llama.cpp's OpenMP workers belong to the thread
+that calls it, and two calling threads in one process leave two teams spinning against each other.
+
     .venv/bin/python benchmarks/bench_decode.py [--model PATH] [--tokens 128] [--rounds 5]
 """
 
@@ -61,11 +64,12 @@ def main() -> None:
                                 max_tokens=args.tokens)
     agent = Agent(model, settings=settings)
     prompt_text = model.render_prompt(ModelRequest(messages=[UserMessage(content=PROMPT)]))
-    raw_decode(model, prompt_text, 8)  # warm up both paths
+    thread = model.load().executor
+    thread.submit(raw_decode, model, prompt_text, 8).result()  # warm up both paths
     asyncio.run(agentkit_decode(agent, 8))
     raw_rates, ours_rates = [], []
     for _ in range(args.rounds):
-        seconds, count = raw_decode(model, prompt_text, args.tokens)
+        seconds, count = thread.submit(raw_decode, model, prompt_text, args.tokens).result()
         raw_rates.append((count - 1) / seconds)
         seconds, count = asyncio.run(agentkit_decode(agent, args.tokens))
         ours_rates.append((count - 1) / seconds)
