@@ -138,14 +138,20 @@ class Jail:
         if not self.host_is_root:
             argv += ["--unshare-user", "--uid", str(self.uid), "--gid", str(self.uid), "--disable-userns"]
         argv += _mount_args_for_system()
+        # Parents before children: a private tmpfs on /tmp must not hide a bind below it (a project or virtualenv
+        # living under /tmp, as in a CI checkout), so every mount is ordered by the depth of its destination.
+        mounts: list[tuple[int, int, list[str]]] = []
         for directory in self._ancestors():
-            argv += ["--perms", "0755", "--dir", directory]
+            mounts.append((directory.count("/"), len(mounts), ["--perms", "0755", "--dir", directory]))
         for source, dest in self.ro_binds:
-            argv += ["--ro-bind", source, dest]
+            mounts.append((dest.rstrip("/").count("/"), len(mounts), ["--ro-bind", source, dest]))
         for source, dest in self.rw_binds:
-            argv += ["--bind", source, dest]
+            mounts.append((dest.rstrip("/").count("/"), len(mounts), ["--bind", source, dest]))
         for path, size in self.tmpfs:
-            argv += ["--perms", "1777", "--size", str(size), "--tmpfs", path]
+            mounts.append((path.rstrip("/").count("/"), len(mounts),
+                           ["--perms", "1777", "--size", str(size), "--tmpfs", path]))
+        for _depth, _order, mount in sorted(mounts):
+            argv += mount
         if self.proc:
             argv += ["--proc", "/proc"]
         if self.dev:
