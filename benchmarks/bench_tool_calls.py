@@ -186,7 +186,7 @@ async def one_turn(model: LlamaCppModel, tools: list[Tool], prompt: str) -> tupl
     request = ModelRequest(
         messages=[SystemMessage(content="You are a helpful assistant."), UserMessage(content=prompt)],
         tools=tools, tool_choice="required",
-        settings=DecodingSettings(temperature=0.0, max_tokens=256, parallel_tool_calls=False),
+        settings=DecodingSettings(temperature=0.0, max_tokens=512, parallel_tool_calls=False),
     )
     name, raw, reason = "", "", ""
     t0 = time.perf_counter()

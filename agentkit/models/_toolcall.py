@@ -25,7 +25,7 @@ from .._tools import Tool
 OPEN = "<tool_call>"
 CLOSE = "</tool_call>"
 MAX_PARALLEL_CALLS = 4
-DEFAULT_MAX_STRING = 256
+DEFAULT_MAX_STRING = 128
 DEFAULT_MAX_ITEMS = 8
 # llama.cpp expands `x{0,N}` into N nested rules; past a few hundred that nests too deep for its parser (a 2000
 # bound crashed the process). Longer bounds are left to validation after generation; max_tokens and the
