@@ -16,25 +16,22 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ._acting import _Acting
 from ._decoding import DecodingSettings, preset
 from ._errors import (
-    ModelRetry,
     OutputValidationError,
     RetryBudgetExhausted,
     RunError,
     UsageLimitExceeded,
 )
 from ._events import (
-    ConfirmationRequired,
-    ConfirmationResolved,
     ContextBuilt,
     CorrectionSent,
     Event,
     FinalOutput,
     ModelResponded,
-    PolicyDecided,
     Refused,
     Routed,
     RunFailed,
@@ -42,10 +39,8 @@ from ._events import (
     RunStarted,
     TextDelta,
     ToolCallDelta,
-    ToolCallProposed,
-    ToolResult,
 )
-from ._gate import ConfirmationRequest, GateContext, PolicyDecision
+from ._final import FINAL_TOOL, FinalResultTool
 from ._hooks import Risk, StreamFilter
 from ._messages import (
     AssistantMessage,
@@ -54,16 +49,14 @@ from ._messages import (
     ToolCall,
     ToolResultMessage,
     UserMessage,
-    canonical_json,
 )
-from ._result import PendingCall, RunResult, RunState, RunUsage, Timings
-from ._tools import RunContext, Tool, format_validation_error, render_result
+from ._result import RunResult, RunState, RunUsage, Timings
+from ._tools import Tool, format_validation_error, render_result
 from .models._base import FinishChunk, Model, ModelRequest, TextChunk, ToolCallChunk
 
 if TYPE_CHECKING:
     from ._agent import Agent
 
-FINAL_TOOL = "final_result"
 
 
 @dataclass(frozen=True)
@@ -85,7 +78,7 @@ class _Turn:
     finish: FinishChunk
 
 
-class _Run:
+class _Run(_Acting):
     def __init__(self, agent: Agent[Any], *, run_id: str, deps: Any) -> None:
         self.agent = agent
         self.run_id = run_id
@@ -111,7 +104,7 @@ class _Run:
             self.output_adapter = TypeAdapter(agent.output_type)
             self.output_schema = self.output_adapter.json_schema()
             if self.tools:
-                self.tools[FINAL_TOOL] = _FinalResultTool(self.output_schema)
+                self.tools[FINAL_TOOL] = FinalResultTool(self.output_schema)
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _event_kwargs(self) -> dict[str, Any]:
@@ -473,154 +466,6 @@ class _Run:
         self.messages.append(ToolResultMessage(tool_call_id=call.id, name=FINAL_TOOL, content="accepted", provenance="trusted"))
 
     # -- gate and execution --------------------------------------------------------------------------------
-    async def _run_queue(
-        self, queue: list[ToolCall], state: RunState | None, decisions: dict[str, str]
-    ) -> AsyncGenerator[Event, None]:
-        """Gate then run each call in order; pause (with a resumable state) at the first unanswerable confirmation."""
-        pending_by_fp = {p.fingerprint: p for p in (state.pending if state else [])}
-        for index, call in enumerate(queue):
-            tool = self.tools.get(call.name)
-            if tool is None:  # possible only when resuming with a different agent
-                from ._errors import UserError
-
-                raise UserError(f"the saved run calls tool {call.name!r}, which this agent does not have; add it")
-            fingerprint = call.fingerprint()
-            if fingerprint in pending_by_fp and fingerprint in decisions:
-                approved = decisions[fingerprint] == "approve"
-                decision = PolicyDecision("allow" if approved else "deny", "decided on resume", "resume")
-                yield ConfirmationResolved(
-                    call_id=call.id, fingerprint=fingerprint, approved=approved, by="resume", **self._event_kwargs()
-                )
-                self._audit("confirmation", {"call_id": call.id, "fingerprint": fingerprint, "approved": approved,
-                                             "by": "resume"})
-            else:
-                yield ToolCallProposed(call=call, effect=tool.effect, **self._event_kwargs())
-                self._audit("proposed_call", {"call": call.model_dump(), "effect": tool.effect})
-                decision = await self.agent.gate.decide(
-                    call, tool, GateContext(run_id=self.run_id, messages=self.messages, risk=self.risk)
-                )
-                yield PolicyDecided(
-                    call_id=call.id, action=decision.action, reason=decision.reason, rule=decision.rule,
-                    **self._event_kwargs(),
-                )
-                self._audit("policy", {"call_id": call.id, "action": decision.action, "reason": decision.reason,
-                                       "rule": decision.rule})
-            if decision.action == "confirm":
-                preview = await _safe_preview(tool, call)
-                yield ConfirmationRequired(
-                    call=call, fingerprint=fingerprint, preview=preview, reason=decision.reason, **self._event_kwargs()
-                )
-                confirmer = self.agent.confirmer
-                if confirmer is None:
-                    pending = PendingCall(call=call, fingerprint=fingerprint, effect=tool.effect, preview=preview,
-                                          reason=decision.reason, rule=decision.rule)
-                    paused = RunState(
-                        run_id=self.run_id, messages=list(self.messages), queue=list(queue[index:]),
-                        pending=[pending], step=self.step, retries=self.retries, usage=self.usage.model_copy(),
-                    )
-                    self._audit("paused", {"pending": [pending.fingerprint]})
-                    yield RunPaused(state=paused, **self._event_kwargs())
-                    return
-                answer = await confirmer.confirm(ConfirmationRequest(
-                    call=call, effect=tool.effect, fingerprint=fingerprint, preview=preview, reason=decision.reason
-                ))
-                yield ConfirmationResolved(
-                    call_id=call.id, fingerprint=fingerprint, approved=answer.approved, by=answer.by,
-                    **self._event_kwargs(),
-                )
-                self._audit("confirmation", {"call_id": call.id, "fingerprint": fingerprint,
-                                             "approved": answer.approved, "by": answer.by})
-                decision = PolicyDecision("allow" if answer.approved else "deny",
-                                          "confirmed" if answer.approved else "declined by " + answer.by, decision.rule)
-            if decision.action == "deny":
-                content = f"The call to {call.name} was not executed: {decision.reason}. Do not retry it as is."
-                self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
-                                                       is_error=True, provenance="trusted"))
-                yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=True, **self._event_kwargs())
-                continue
-            async with aclosing(self._execute(call, tool, fingerprint)) as _inner:
-                async for event in _inner:
-                    yield event
-
-    async def _execute(self, call: ToolCall, tool: Tool, fingerprint: str) -> AsyncGenerator[Event, None]:
-        self.seen_calls[fingerprint] += 1
-        if self.seen_calls[fingerprint] > self.limits.max_identical_calls:
-            message = (f"You already called {call.name} with these exact arguments "
-                       f"{self.seen_calls[fingerprint] - 1} times. Use the earlier result and answer the user.")
-            yield self._correction("repeated_call", message, call.id)
-            self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=message,
-                                                   is_error=True, provenance="trusted"))
-            return
-        limit = self.limits.max_tool_calls
-        if limit is not None and self.usage.tool_calls >= limit:
-            raise UsageLimitExceeded(f"run reached max_tool_calls={limit}; raise UsageLimits.max_tool_calls")
-        self.usage.tool_calls += 1
-        # Validated when the call was parsed; a resumed run (new process) validates again.
-        entry = self.validated.pop(id(call), None)
-        arguments = entry[1] if entry is not None and entry[0] is call else tool.validate(call.arguments)
-        ctx = RunContext(run_id=self.run_id, step=self.step, deps=self.deps, messages=self.messages)
-        t0 = time.perf_counter()
-        is_error = False
-        try:
-            value = await tool.execute(arguments, ctx)
-            content = render_result(value)
-        except ModelRetry as retry:
-            self.timings.tools += time.perf_counter() - t0
-            yield self._correction("tool_retry", retry.message, call.id)
-            self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=retry.message,
-                                                   is_error=True, provenance="trusted"))
-            return
-        except Exception as exc:  # a tool's failure is reported to the model, not fatal to the run
-            is_error = True
-            content = f"Tool {call.name} failed: {type(exc).__name__}: {exc}"
-        seconds = time.perf_counter() - t0
-        self.timings.tools += seconds
-        self._audit("executed", {"call_id": call.id, "fingerprint": fingerprint, "is_error": is_error,
-                                 "seconds": round(seconds, 6)})
-        provenance = tool.output_provenance if not is_error else "trusted"
-        self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
-                                               is_error=is_error, provenance=provenance))
-        yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=is_error, seconds=seconds,
-                         **self._event_kwargs())
-
-
-class _FinalResultTool(Tool):
-    """A synthetic read tool whose arguments are the requested output: how typed output works alongside tools.
-
-    Object schemas are the arguments themselves; anything else is wrapped as {"result": ...} with its `$defs`
-    hoisted so references still resolve. The loop validates the payload with the output type itself.
-    """
-
-    def __init__(self, schema: dict[str, Any]) -> None:
-        def final_result() -> str:
-            return "accepted"
-
-        super().__init__(
-            final_result, name=FINAL_TOOL, effect="read", output_provenance="trusted",
-            description="Give the final answer in the required structure. Call this once you know the answer.",
-        )
-        if schema.get("type") == "object":
-            self.parameters_schema = schema
-        else:
-            inner = {k: v for k, v in schema.items() if k != "$defs"}
-            self.parameters_schema = {"type": "object", "properties": {"result": inner}, "required": ["result"]}
-            if "$defs" in schema:
-                self.parameters_schema["$defs"] = schema["$defs"]
-
-    def validate(self, arguments: dict[str, Any]) -> BaseModel:
-        return _AnyArguments.model_validate(arguments)
-
-
-class _AnyArguments(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-async def _safe_preview(tool: Tool, call: ToolCall) -> str:
-    """A preview that fails must not crash the run nor hide the call: say so in the preview itself."""
-    try:
-        return await tool.render_preview(call.arguments) or f"{call.name}({canonical_json(call.arguments)})"
-    except Exception as exc:
-        return f"(no preview: {type(exc).__name__}: {exc})\n{call.name}({canonical_json(call.arguments)})"
 
 
 def new_run_id() -> str:
