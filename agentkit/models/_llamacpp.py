@@ -390,7 +390,14 @@ class LlamaCppModel:
             "top_p": 0.95 if settings.top_p is None else settings.top_p,
             "top_k": 40 if settings.top_k is None else settings.top_k,
             "min_p": 0.05 if settings.min_p is None else settings.min_p,
-            # Measured with llama-cpp-python 0.3.36: any repeat penalty under a grammar lets tokens the grammar
+        }
+        if grammar is not None:
+            # llama-cpp-python 0.3.36 applies the grammar after the truncation samplers: with top_k=1 (the
+            # "precise" preset) the one survivor can be a forbidden token, and it is emitted anyway. Under a
+            # grammar, truncate nothing; temperature alone decides (0 = greedy over the allowed tokens).
+            kwargs.update(top_k=0, top_p=1.0, min_p=0.0)
+        kwargs |= {
+            # Measured with llama-cpp-python 0.3.36: a repeat penalty under a grammar lets tokens the grammar
             # forbids through (5/60 invalid calls at 1.1, 0/60 at 1.0), so constrained turns never use one.
             "repeat_penalty": 1.0 if grammar is not None or settings.repeat_penalty is None else settings.repeat_penalty,
             # A model imitating the tool-result tags is hallucinating a tool's answer: cut it there.
