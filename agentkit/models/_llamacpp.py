@@ -405,6 +405,11 @@ class LlamaCppModel:
         }
         if settings.seed is not None:
             kwargs["seed"] = settings.seed
+        if grammar is not None and llm.n_tokens and llm.longest_token_prefix(llm._input_ids.tolist(), tokens) >= len(tokens):
+            # llama-cpp-python 0.3.36: when the whole prompt is already in the cache (a retry, or a turn redone
+            # under the grammar), it replays the last token and the grammar is then not enforced (measured: the
+            # same constrained request valid once, invalid every later time). Start clean for that case only.
+            llm.reset()
         stream = llm.create_completion(tokens, **kwargs)
         try:
             for chunk in stream:
