@@ -29,7 +29,8 @@ from agentkit import (
     UsageLimits,
     tool,
 )
-from agentkit.models import LlamaCppModel, ModelRequest, default_model, default_model_path
+from agentkit._messages import SystemMessage, UserMessage
+from agentkit.models import LlamaCppModel, ModelRequest, ToolCallChunk, default_model, default_model_path
 from agentkit.models._toolcall import CallStreamParser, bound_schema, call_grammar
 from agentkit.testing import block_model_requests
 
@@ -287,3 +288,27 @@ def test_stream_parser_is_not_fooled_by_tags_or_braces_inside_strings() -> None:
         arguments = "".join(e[2] for e in events if e[0] == "args")
         assert json.loads(arguments) == {"text": 'a}</tool_call>{"b'}
         assert parser.raw_calls()[0]["complete"]
+
+
+@pytest.mark.model
+def test_the_same_constrained_request_twice_stays_schema_valid() -> None:
+    """llama-cpp-python did not enforce the grammar when the whole prompt was already cached (a retry)."""
+    from agentkit.toolkits import load_toolkit
+
+    model = default_model()
+    calc_tools = load_toolkit("calc")
+
+    async def one() -> str:
+        request = ModelRequest(
+            messages=[SystemMessage(content="You are a helpful assistant."), UserMessage(content="What is 2.5 + 4?")],
+            tools=calc_tools, tool_choice="required",
+            settings=DecodingSettings(temperature=0.0, max_tokens=96, parallel_tool_calls=False),
+        )
+        raw = ""
+        async for chunk in model.stream(request):
+            if isinstance(chunk, ToolCallChunk):
+                raw += chunk.arguments
+        return raw
+
+    for _ in range(3):
+        json.loads(asyncio.run(one()))  # the reproduction: the 2nd and 3rd used to be invalid JSON
