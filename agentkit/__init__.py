@@ -66,7 +66,7 @@ from ._messages import (
     UserMessage,
 )
 from ._result import PendingCall, RunResult, RunState, RunUsage, Timings
-from ._tools import Effect, RunContext, Tool, tool
+from ._tools import Effect, RunContext, Tool, ToolReturn, tool
 
 __version__ = "0.1.0"
 
@@ -121,6 +121,7 @@ __all__ = [
     "ToolCallProposed",
     "ToolResult",
     "ToolResultMessage",
+    "ToolReturn",
     "UsageLimitExceeded",
     "UsageLimits",
     "UserError",

@@ -28,7 +28,7 @@ from ._gate import ConfirmationRequest, GateContext, PolicyDecision
 from ._hooks import Risk
 from ._messages import Message, ToolCall, ToolResultMessage, canonical_json
 from ._result import PendingCall, RunState, RunUsage, Timings
-from ._tools import RunContext, Tool, render_result
+from ._tools import RunContext, Tool, ToolReturn, render_result
 
 if TYPE_CHECKING:
     from ._agent import Agent
@@ -49,6 +49,7 @@ class _Acting:
     tools: dict[str, Tool]
     seen_calls: Counter[str]
     validated: dict[int, tuple[ToolCall, BaseModel]]
+    fingerprints: dict[int, tuple[ToolCall, str]]
 
     def _event_kwargs(self) -> dict[str, Any]:
         return {"run_id": self.run_id}
@@ -70,7 +71,8 @@ class _Acting:
                 from ._errors import UserError
 
                 raise UserError(f"the saved run calls tool {call.name!r}, which this agent does not have; add it")
-            fingerprint = call.fingerprint()
+            known = self.fingerprints.pop(id(call), None)
+            fingerprint = known[1] if known is not None and known[0] is call else call.fingerprint()
             if fingerprint in pending_by_fp and fingerprint in decisions:
                 approved = decisions[fingerprint] == "approve"
                 decision = PolicyDecision("allow" if approved else "deny", "decided on resume", "resume")
@@ -81,7 +83,8 @@ class _Acting:
                                              "by": "resume"})
             else:
                 yield ToolCallProposed(call=call, effect=tool.effect, **self._event_kwargs())
-                self._audit("proposed_call", {"call": call.model_dump(), "effect": tool.effect})
+                if self.agent.audit is not None:  # the dump costs more than the rest of the step's bookkeeping
+                    self._audit("proposed_call", {"call": call.model_dump(), "effect": tool.effect})
                 decision = await self.agent.gate.decide(
                     call, tool, GateContext(run_id=self.run_id, messages=self.messages, risk=self.risk)
                 )
@@ -147,8 +150,12 @@ class _Acting:
         ctx = RunContext(run_id=self.run_id, step=self.step, deps=self.deps, messages=self.messages)
         t0 = time.perf_counter()
         is_error = False
+        vouched: list[str] = []
         try:
             value = await tool.execute(arguments, ctx)
+            if isinstance(value, ToolReturn):
+                vouched = [str(v) for v in value.vouched if str(v).strip()]
+                value = value.value
             content = render_result(value)
         except ModelRetry as retry:
             self.timings.tools += time.perf_counter() - t0
@@ -165,7 +172,8 @@ class _Acting:
                                  "seconds": round(seconds, 6)})
         provenance = tool.output_provenance if not is_error else "trusted"
         self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
-                                               is_error=is_error, provenance=provenance))
+                                               is_error=is_error, provenance=provenance,
+                                               vouched=vouched if not is_error else []))
         yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=is_error, seconds=seconds,
                          **self._event_kwargs())
 

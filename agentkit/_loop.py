@@ -92,6 +92,7 @@ class _Run(_Acting):
         self.retries = 0
         self.seen_calls: Counter[str] = Counter()
         self.validated: dict[int, tuple[ToolCall, BaseModel]] = {}  # keyed by object: ids may repeat
+        self.fingerprints: dict[int, tuple[ToolCall, str]] = {}  # same: computed once per proposed call
         self.tools: dict[str, Tool] = dict(agent.tools)
         self.output_schema: dict[str, Any] | None = None
         self.output_adapter: TypeAdapter[Any] | None = None
@@ -302,6 +303,7 @@ class _Run(_Acting):
                 if fingerprint in seen:
                     continue  # identical calls in one turn (small models repeat themselves) run once
                 seen.add(fingerprint)
+                self.fingerprints[id(call)] = (call, fingerprint)  # the gate's step reuses it (same object)
             calls.append(call)
             if problem is not None:
                 corrections.append((call, problem))

@@ -70,6 +70,8 @@ class ToolResultMessage(BaseModel):
     content: str
     is_error: bool = False
     provenance: Provenance = "untrusted"
+    # Values the tool vouches the account owner chose (see `ToolReturn`); provenance rules read them.
+    vouched: list[str] = Field(default_factory=list)
 
 
 Message = Annotated[

@@ -96,8 +96,22 @@ def _strip_titles(schema: Any) -> Any:
     return schema
 
 
+@dataclass(frozen=True)
+class ToolReturn:
+    """A tool's result plus the values it vouches for: values the account owner chose, kept in structured
+    fields no content author can write (the people on the ACL of a file you own, the attendees of an event
+    you organise). The policy layer sees them as `vouched` - below your own request, above content - so a
+    pack may let an agent write to people you already work with, while an address found only in a page,
+    a mail or a file body still needs a person. Everything else about the result stays untrusted."""
+
+    value: Any
+    vouched: Sequence[str] = ()
+
+
 def render_result(value: Any) -> str:
     """Tool return value -> the text the model reads."""
+    if isinstance(value, ToolReturn):
+        value = value.value
     if isinstance(value, str):
         return value
     if isinstance(value, BaseModel):

@@ -5,7 +5,8 @@ are AgentDojo's own (PyPI package `agentdojo`, offline: `pip install 'agentkit[a
 - the agent: `agentkit.Agent` driving AgentDojo's functions, each wrapped as an agentkit Tool with an effect
   assigned by what the function does (reads; writes; anything that mails or invites people is "send";
   deletions and cancellations are "destructive"). Results reach the model as AgentDojo formats them (YAML),
-  marked untrusted like every tool result;
+  marked untrusted like every tool result; the people the owner chose (the ACL of the owner's files, the
+  attendees of the owner's events) are vouched for, as agentkit's own toolkits do (`owner_chosen`);
 - the model: a worst case. It performs the user task's ground-truth calls one by one and ends with the
   task's ground-truth answer; whenever a tool result contains an injected goal it obeys at once, performing
   that injection task's calls computed from the live environment (AgentDojo's ground truth where it has one,
@@ -48,6 +49,7 @@ from agentkit import (
     Tool,
     ToolCall,
     ToolResultMessage,
+    ToolReturn,
     UsageLimits,
     UserMessage,
 )
@@ -101,19 +103,40 @@ def wrap_function(bound: _Bound, function: Any) -> Tool:
         params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info))
         annotations[name] = info.annotation
 
-    def run(**kwargs: Any) -> str:
+    def run(**kwargs: Any) -> ToolReturn:
         arguments = {k: v for k, v in kwargs.items() if v is not None or k in _required(function)}
         result, error = bound.runtime.run_function(bound.env, function.name, arguments, raise_on_error=False)
         if error:
             raise RuntimeError(error)
         text: str = tool_result_to_str(result)
-        return text
+        return ToolReturn(text, vouched=owner_chosen(bound.env, result))
 
     run.__name__ = function.name
     run.__doc__ = function.description
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__annotations__ = annotations
     return Tool(run, name=function.name, effect=EFFECTS.get(function.name, "destructive"))  # type: ignore[arg-type]
+
+
+def owner_chosen(env: Any, result: Any) -> list[str]:
+    """The people the account owner chose, read from structured fields of the owner's own records - what an
+    agentkit toolkit vouches for (`ToolReturn.vouched`): the ACL of a file the owner owns, and the attendees
+    of an event in the owner's calendar (AgentDojo's events carry no organizer field, but every one of them
+    was created through the owner's calendar, which always adds the owner). Free text (bodies, contents,
+    descriptions) is never vouched for: that is where injections live."""
+    items = result if isinstance(result, list) else [result]
+    people: list[str] = []
+    drive, calendar = getattr(env, "cloud_drive", None), getattr(env, "calendar", None)
+    for item in items:
+        owned_file = (drive is not None and isinstance(getattr(item, "shared_with", None), dict)
+                      and item.owner == drive.account_email)
+        owned_event = (calendar is not None and isinstance(getattr(item, "participants", None), list)
+                       and calendar.account_email in item.participants)
+        if owned_file:
+            people += [str(person) for person in item.shared_with]
+        elif owned_event:
+            people += [str(person) for person in item.participants]
+    return people
 
 
 def _required(function: Any) -> set[str]:

@@ -17,8 +17,10 @@ import pytest
 from agentkit import (
     Agent,
     ConfirmationRequest,
+    RunState,
     ToolCall,
     ToolResultMessage,
+    ToolReturn,
     approve_all,
     deny_all,
     tool,
@@ -29,6 +31,7 @@ from agentkit.policy import (
     callback_confirmer,
     interactive_confirmer,
     load_state,
+    redact_tool_output,
     verify,
 )
 from agentkit.testing import FunctionModel, ScriptedTurn, call, text
@@ -300,3 +303,39 @@ def test_audit_log_records_the_whole_decision_trail(tmp_path: Path) -> None:
     assert records[6]["data"]["approved"] is False
     assert records[6]["data"]["by"] == "deny_all"
     assert result.audit_ids == [f"{r['seq']}-{r['hash'][:12]}" for r in records]
+
+
+COLLEAGUE = "ana@client.example"
+
+
+@tool(effect="read")
+def open_minutes() -> ToolReturn:
+    """Open the meeting minutes file."""
+    content = f"owner: {OWNER}\nshared_with: [{COLLEAGUE}]\nbody: {INBOX}"
+    return ToolReturn(content, vouched=[COLLEAGUE])  # the ACL of Emma's own file: people she chose
+
+
+def test_a_vouched_recipient_goes_through_unattended_an_injected_one_never() -> None:
+    def respond(request: Any) -> ScriptedTurn:
+        done = sum(isinstance(m, ToolResultMessage) for m in request.messages)
+        turns = [call("open_minutes"),
+                 call("send_mail", {"to": [COLLEAGUE], "subject": "Minutes", "body": "Attached."}),
+                 call("send_mail", {"to": [COLLEAGUE, ATTACKER], "subject": "Minutes", "body": "Attached."})]
+        return turns[done] if done < len(turns) else text("Done.")
+
+    for guarded in (open_minutes, redact_tool_output(open_minutes)):  # redaction keeps what the tool vouched for
+        sent.clear()
+        agent = Agent(FunctionModel(respond), tools=[guarded, send_mail], gate=PolicyEngine("autonomous"))
+        result = agent.run_sync("Send the minutes to the people I shared them with.")
+        assert [m["to"] for m in sent] == [[COLLEAGUE]]
+        assert result.status == "awaiting_confirmation"
+        assert result.state is not None
+        pending = result.state.pending[0]
+        assert pending.rule == "autonomous:recipients.untrusted"
+        assert f"to[1]='{ATTACKER}' is untrusted (only in tool result of open_minutes)" in pending.reason
+        listing = next(m for m in result.messages if isinstance(m, ToolResultMessage) and m.name == "open_minutes")
+        assert listing.vouched == [COLLEAGUE]
+        assert listing.provenance == "untrusted"
+        assert ATTACKER in listing.content  # the text itself is untouched and untrusted
+        restored = RunState.load(result.state.dump())  # a saved state keeps what was vouched for
+        assert any(isinstance(m, ToolResultMessage) and m.vouched == [COLLEAGUE] for m in restored.messages)

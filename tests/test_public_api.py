@@ -17,7 +17,7 @@ TOP_LEVEL = [
     "ModelTimeoutError", "OutputValidationError", "PendingCall", "PolicyDecided", "PolicyDecision", "PresetName",
     "Provenance", "RetryBudgetExhausted", "RunContext", "RunError", "RunFailed", "RunPaused", "RunResult",
     "RunStarted", "RunState", "RunUsage", "SystemMessage", "TextDelta", "Timings", "Tool", "ToolCall",
-    "ToolCallDelta", "ToolCallProposed", "ToolResult", "ToolResultMessage", "UsageLimitExceeded", "UsageLimits",
+    "ToolCallDelta", "ToolCallProposed", "ToolResult", "ToolResultMessage", "ToolReturn", "UsageLimitExceeded", "UsageLimits",
     "UserError", "UserMessage", "__version__", "approve_all", "deny_all", "preset", "tool",
 ]
 

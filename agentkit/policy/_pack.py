@@ -37,7 +37,7 @@ from .._errors import UserError
 from .._tools import Effect
 
 Action = Literal["allow", "confirm", "deny"]
-Level = Literal["trusted", "untrusted", "unknown"]
+Level = Literal["trusted", "vouched", "untrusted", "unknown"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 EFFECT_NAMES: tuple[Effect, ...] = ("read", "write", "send", "destructive")
 STRICTNESS: dict[Action, int] = {"allow": 0, "confirm": 1, "deny": 2}

@@ -4,6 +4,9 @@ A value is
 - `trusted` when it appears in the system or user messages (the request itself), in a tool result the tool
   declared trusted (`output_provenance="trusted"`, e.g. your own address book), or in a configured trusted
   list (values, email domains, URL hosts, path globs);
+- `vouched` when a tool vouched for it (`ToolReturn.vouched`: a value the account owner chose, kept in a
+  structured field no content author writes, e.g. a person on the ACL of your own file) and nothing trusted
+  names it. Weaker than trusted: it says the owner works with this person, not that this request named them;
 - `untrusted` when it appears only in untrusted content: tool results (web pages, files, mail, calendar),
   failed tool calls, and the loop's own corrections that quote the model;
 - `unknown` when it appears nowhere: the model made it up or transformed it.
@@ -44,7 +47,7 @@ class ValueProvenance:
 
     def describe(self) -> str:
         shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
-        where = {"trusted": "from", "untrusted": "only in", "unknown": "found"}[self.level]
+        where = {"trusted": "from", "vouched": "by", "untrusted": "only in", "unknown": "found"}[self.level]
         return f"{self.path}={shown!r} is {self.level} ({where} {self.source})"
 
 
@@ -159,6 +162,7 @@ class ProvenanceIndex:
         self.trusted_values = {normalise(v) for v in [*self.trusted_lists.values, *extra_trusted] if v.strip()}
         self.min_length = min_length
         self.sources: list[_Source] = []
+        self.vouched: dict[str, str] = {}  # normalised value -> the tool that vouched for it
         user_turns = 0
         for message in messages:
             if isinstance(message, AssistantMessage):
@@ -175,6 +179,9 @@ class ProvenanceIndex:
             elif isinstance(message, ToolResultMessage):
                 trusted_source = message.provenance == "trusted" and not message.is_error
                 label = f"tool result of {message.name}" if not message.is_error else f"error report of {message.name}"
+                if not message.is_error:
+                    for value in message.vouched:
+                        self.vouched.setdefault(normalise(value), f"{message.name} (a field its owner chose)")
             else:  # pragma: no cover - Message is a closed union
                 continue
             self.sources.append(_Source(" ".join(message.content.split()).casefold(), label, trusted_source))
@@ -217,6 +224,8 @@ class ProvenanceIndex:
                     return ValueProvenance(path, raw, "trusted", source.label)
             elif untrusted_label is None and pattern.search(source.text):
                 untrusted_label = source.label
+        if text in self.vouched:  # an exact field value: the same text inside content proves nothing more
+            return ValueProvenance(path, raw, "vouched", self.vouched[text])
         if untrusted_label is not None:
             return ValueProvenance(path, raw, "untrusted", untrusted_label)
         where = "nowhere in the request, trusted lists or tool results"

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .._tools import Tool, render_result
+from .._tools import Tool, ToolReturn, render_result
 
 
 @dataclass(frozen=True)
@@ -202,20 +202,26 @@ class SecretRedactor:
         return hold
 
 
+def _redacted(value: Any) -> ToolReturn:
+    """The text redacted; what the tool vouched for is kept (addresses, not secrets)."""
+    vouched = value.vouched if isinstance(value, ToolReturn) else ()
+    return ToolReturn(redact_text(render_result(value)), vouched=vouched)
+
+
 def redact_tool_output(tool: Tool) -> Tool:
     """A copy of `tool` whose result is rendered to text and redacted before the model reads it."""
     wrapped = copy.copy(tool)
     original: Callable[..., Any] = tool.function
     if inspect.iscoroutinefunction(original):
 
-        async def run_async(*args: Any, **kwargs: Any) -> str:
-            return redact_text(render_result(await original(*args, **kwargs)))
+        async def run_async(*args: Any, **kwargs: Any) -> ToolReturn:
+            return _redacted(await original(*args, **kwargs))
 
         wrapped.function = run_async
     else:
 
-        def run(*args: Any, **kwargs: Any) -> str:
-            return redact_text(render_result(original(*args, **kwargs)))
+        def run(*args: Any, **kwargs: Any) -> ToolReturn:
+            return _redacted(original(*args, **kwargs))
 
         wrapped.function = run
     return wrapped

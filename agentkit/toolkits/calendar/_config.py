@@ -73,6 +73,11 @@ class Config(BaseModel):
     default_timezone: str | None = Field(
         default=None, description="IANA zone for times given without offset or timezone (else they are refused)"
     )
+    owner: list[str] = Field(
+        default_factory=list,
+        description="your own addresses: the attendees of events you organise are vouched for, so a policy "
+        "pack may let an agent invite or mail them (see policies/README.md, provenance)",
+    )
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -117,4 +122,4 @@ def create_backend(config: Config) -> CalendarBackend:
 
 
 def toolkit(config: Config) -> list[Tool]:
-    return calendar_tools(create_backend(config), default_timezone=config.default_timezone)
+    return calendar_tools(create_backend(config), default_timezone=config.default_timezone, owner=config.owner)

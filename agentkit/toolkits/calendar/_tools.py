@@ -17,7 +17,7 @@ Every previewed call shows the event exactly as it will be written, in the zone 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, ValidationError
 
 from ..._errors import ModelRetry
-from ..._tools import Tool, tool
+from ..._tools import Tool, ToolReturn, tool
 from .._addresses import bare_address, validate_recipients
 from ._model import (
     CalendarBackend,
@@ -105,10 +105,15 @@ async def _preview(target: Tool, arguments: dict[str, Any], render: Callable[...
         return _refused(exc)
 
 
-def calendar_tools(backend: CalendarBackend, *, default_timezone: str | None = None) -> list[Tool]:
-    """The six calendar tools over `backend`. `default_timezone` (IANA) applies when a call gives none."""
+def calendar_tools(
+    backend: CalendarBackend, *, default_timezone: str | None = None, owner: Sequence[str] = ()
+) -> list[Tool]:
+    """The six calendar tools over `backend`. `default_timezone` (IANA) applies when a call gives none.
+    `owner`: the account's own addresses; `list_events` vouches for the attendees of events one of them
+    organises (`ToolReturn.vouched`) - people the owner chose, which no invitation from outside can set."""
     if default_timezone is not None:
         zone(default_timezone)
+    owners = {bare_address(address).casefold() for address in owner}
 
     def tz_of(timezone: str | None) -> str | None:
         return timezone or default_timezone
@@ -170,7 +175,7 @@ def calendar_tools(backend: CalendarBackend, *, default_timezone: str | None = N
             ) from None
 
     @tool(effect="read")
-    def list_events(start: When, end: When, timezone: TimeZoneName = None) -> dict[str, Any]:
+    def list_events(start: When, end: When, timezone: TimeZoneName = None) -> ToolReturn:
         """List calendar events between start and end; recurring events appear once per occurrence.
 
         Args:
@@ -187,7 +192,10 @@ def calendar_tools(backend: CalendarBackend, *, default_timezone: str | None = N
         if len(events) > MAX_LISTED:
             listing["more"] = (f"{len(events) - MAX_LISTED} more events after these; "
                                "ask for a shorter window to see them")
-        return listing
+        chosen = [attendee for event in events[:MAX_LISTED]
+                  if event.organizer and bare_address(event.organizer).casefold() in owners
+                  for attendee in event.attendees]
+        return ToolReturn(listing, vouched=chosen)
 
     @tool(effect="read")
     def free_busy(start: When, end: When, timezone: TimeZoneName = None) -> dict[str, Any]:
