@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -127,19 +126,20 @@ class _Acting:
                                                        is_error=True, provenance="trusted"))
                 yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=True, **self._event_kwargs())
                 continue
-            async with aclosing(self._execute(call, tool, fingerprint)) as _inner:
-                async for event in _inner:
-                    yield event
+            for event in await self._execute(call, tool, fingerprint):
+                yield event
 
-    async def _execute(self, call: ToolCall, tool: Tool, fingerprint: str) -> AsyncGenerator[Event, None]:
+    async def _execute(self, call: ToolCall, tool: Tool, fingerprint: str) -> list[Event]:
+        """Run one allowed call. A coroutine, not a generator: the tool's await is the step's one suspension,
+        and each generator level it crosses costs time on every step."""
         self.seen_calls[fingerprint] += 1
         if self.seen_calls[fingerprint] > self.limits.max_identical_calls:
             message = (f"You already called {call.name} with these exact arguments "
                        f"{self.seen_calls[fingerprint] - 1} times. Use the earlier result and answer the user.")
-            yield self._correction("repeated_call", message, call.id)
+            correction = self._correction("repeated_call", message, call.id)
             self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=message,
                                                    is_error=True, provenance="trusted"))
-            return
+            return [correction]
         limit = self.limits.max_tool_calls
         if limit is not None and self.usage.tool_calls >= limit:
             raise UsageLimitExceeded(f"run reached max_tool_calls={limit}; raise UsageLimits.max_tool_calls")
@@ -159,10 +159,10 @@ class _Acting:
             content = render_result(value)
         except ModelRetry as retry:
             self.timings.tools += time.perf_counter() - t0
-            yield self._correction("tool_retry", retry.message, call.id)
+            correction = self._correction("tool_retry", retry.message, call.id)
             self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=retry.message,
                                                    is_error=True, provenance="trusted"))
-            return
+            return [correction]
         except Exception as exc:  # a tool's failure is reported to the model, not fatal to the run
             is_error = True
             content = f"Tool {call.name} failed: {type(exc).__name__}: {exc}"
@@ -174,8 +174,8 @@ class _Acting:
         self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=content,
                                                is_error=is_error, provenance=provenance,
                                                vouched=vouched if not is_error else []))
-        yield ToolResult(call_id=call.id, name=call.name, content=content, is_error=is_error, seconds=seconds,
-                         **self._event_kwargs())
+        return [ToolResult(call_id=call.id, name=call.name, content=content, is_error=is_error, seconds=seconds,
+                           **self._event_kwargs())]
 
 
 async def _safe_preview(tool: Tool, call: ToolCall) -> str:

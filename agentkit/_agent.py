@@ -105,12 +105,15 @@ class Agent(Generic[OutputT]):
         clone.explicit_settings = (self.explicit_settings or DecodingSettings()).merged(settings)
         return clone
 
-    async def run_stream(
+    def run_stream(
         self, prompt: str | None = None, *, history: Sequence[Message] | None = None, state: RunState | None = None,
         decisions: dict[str, str] | None = None, settings: DecodingSettings | None = None, deps: Any = None,
     ) -> AsyncGenerator[Event, None]:
         """Run, yielding typed events as they happen. The last event is FinalOutput, RunPaused, or RunFailed
-        (after which the error is raised). Closing the iterator cancels the run and releases the model."""
+        (after which the error is raised). Closing the iterator cancels the run and releases the model.
+
+        Misuse raises UserError at once. The loop's own generator is returned as is: a wrapper generator
+        would add its cost to every event and every suspension of the run."""
         if prompt is None and state is None:
             raise UserError("give a prompt, or a saved RunState to resume")
         if state is not None and prompt is not None:
@@ -121,9 +124,7 @@ class Agent(Generic[OutputT]):
                 raise UserError(f"decisions must be 'approve' or 'deny'; got {sorted(bad)}")
         agent = self._with_overrides(settings)
         run = _Run(agent, run_id=state.run_id if state else new_run_id(), deps=deps)
-        async with aclosing(run.events(prompt, list(history or []), state, decisions)) as events:
-            async for event in events:
-                yield event
+        return run.events(prompt, list(history or []), state, decisions)
 
     async def run(
         self, prompt: str | None = None, *, history: Sequence[Message] | None = None, state: RunState | None = None,
