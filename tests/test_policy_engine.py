@@ -243,3 +243,19 @@ def test_packs_let_vouched_recipients_through_unattended_but_not_vouched_targets
     assert (decided.action, decided.rule) == ("confirm", "autonomous:targets.untrusted")
     decided = _decide(default, "append_to_file", "write", {"file_id": "19"}, messages).decision
     assert (decided.action, decided.rule) == ("confirm", "default:targets.untrusted")
+
+
+def test_cli_policy_explain_shows_each_argument_provenance(capsys: pytest.CaptureFixture[str]) -> None:
+    from agentkit._cli import main as cli_main
+
+    arguments = '{"to": ["ana@client.org", "x@evil.io", "me@corp.com"]}'
+    assert cli_main(["policy", "explain", "autonomous", "send_email", "--effect", "send", "--args", arguments,
+                     "--request", "mail the minutes to me@corp.com", "--tool-output", "acl: ana@client.org; x@evil.io",
+                     "--vouched", "ana@client.org"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CONFIRM  rule autonomous:recipients.untrusted")
+    assert "to[0]='ana@client.org' is vouched" in out
+    assert "to[1]='x@evil.io' is untrusted (only in tool result of tool)" in out
+    assert "to[2]='me@corp.com' is trusted (from user message)" in out
+    assert cli_main(["policy", "explain", "autonomous", "send_email", "--effect", "send", "--args", "[1]"]) == 2
+    assert "--args must be a JSON object" in capsys.readouterr().err

@@ -49,6 +49,8 @@ def register(subparsers: Any) -> None:
     explain.add_argument("--request", default="", help="the user's request (trusted content)")
     explain.add_argument("--tool-output", action="append", default=[], metavar="TEXT",
                          help="untrusted content the agent has read (repeatable)")
+    explain.add_argument("--vouched", action="append", default=[], metavar="VALUE",
+                         help="a value a tool vouched for, e.g. someone on your own file's ACL (repeatable)")
     explain.add_argument("--preview", action="store_true", help="the tool offers a preview")
     explain.set_defaults(func=cmd_policy_explain)
 
@@ -107,6 +109,8 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
     messages: list[Message] = [UserMessage(content=args.request)] if args.request else []
     messages += [ToolResultMessage(tool_call_id=f"t{i}", name="tool", content=text)
                  for i, text in enumerate(args.tool_output)]
+    if args.vouched:
+        messages.append(ToolResultMessage(tool_call_id="vouched", name="tool", content="", vouched=args.vouched))
     engine = PolicyEngine(args.pack)
     evaluation = engine.evaluate_call(
         ToolCall(id="explain", name=args.tool, arguments=arguments), effect=args.effect, has_preview=args.preview,
