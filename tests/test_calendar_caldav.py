@@ -159,6 +159,6 @@ def test_loaded_from_config_with_env_credentials(
         "kind": "caldav", "url": server.url, "calendar": "Home", "create_if_missing": True,
         "username_env": "AGENTKIT_TEST_CALDAV_USER", "password_env": "AGENTKIT_TEST_CALDAV_PASSWORD",
     }})}
-    assert tools["list_events"].function(start="2025-03-01", end="2025-03-02", timezone="UTC")["events"] == []
+    assert tools["list_events"].function(start="2025-03-01", end="2025-03-02", timezone="UTC").value["events"] == []
     listing = httpx.request("PROPFIND", f"{server.url}carol/", headers={"Depth": "1"}, auth=("carol", "secret"))
     assert "Home" in listing.text  # the calendar was created under the user named by the environment

@@ -136,6 +136,12 @@ def test_yaml_syntax_errors_and_duplicates_point_at_the_line() -> None:
     assert "mapping" in _problems("- a\n- b\n")[0]
 
 
+def test_a_character_yaml_refuses_points_at_the_line() -> None:
+    with pytest.raises(PolicyError) as caught:
+        load_policy_text("name: x\nrules: []\n# bell \x07 here\n", source="bell.yaml")
+    assert str(caught.value.problems[0]).startswith("bell.yaml:3:8: not YAML: unacceptable character #x0007")
+
+
 def test_semantic_errors_point_at_the_line() -> None:
     group = _problems("extends: default\nrules:\n  - id: a\n    when: {args: [{arg: '@nogroup'}]}\n"
                       "    action: deny\n    reason: r\n")

@@ -16,6 +16,7 @@ Packs live in `policies/` (see policies/README.md); `agentkit policy check PACK`
 
 from __future__ import annotations
 
+from .._yaml import Problem
 from ._audit import AuditLog, VerifyReport, verify
 from ._confirm import (
     callback_confirmer,
@@ -28,7 +29,7 @@ from ._confirm import (
 from ._engine import Evaluation, PolicyEngine, RuleHit
 from ._guard import SafetyGuard, refusal_message
 from ._loader import available_packs, load_policy, load_policy_text, resolve_pack
-from ._pack import ArgCondition, PolicyError, PolicyPack, Problem, Rule, TrustedLists, When
+from ._pack import ArgCondition, PolicyError, PolicyPack, Rule, TrustedLists, When
 from ._provenance import ProvenanceIndex, ValueProvenance
 from ._redact import SecretRedactor, contains_secret, find_secrets, redact_text, redact_tool_output
 from ._risk import RiskAssessment, score_risk

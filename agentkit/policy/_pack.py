@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,6 +34,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .._errors import UserError
 from .._tools import Effect
+from .._yaml import Marks, Problem, YamlSyntaxError, compose, index_positions, where
 
 Action = Literal["allow", "confirm", "deny"]
 Level = Literal["trusted", "vouched", "untrusted", "unknown"]
@@ -152,65 +152,12 @@ class PolicyPack(_Strict):
 
 
 # -- errors that point at the line ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int
-    column: int
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f" {self.where}:" if self.where else ""
-        return f"{self.file}:{self.line}:{self.column}:{where} {self.message}"
-
-
 class PolicyError(UserError):
     """A pack that cannot be used; each problem says file:line:col, where in the pack, and what to fix."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("invalid policy pack:\n" + "\n".join(f"  {p}" for p in self.problems))
-
-
-@dataclass
-class _Marks:
-    values: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
-    keys: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
-
-    def locate(self, loc: Sequence[Any], *, key: bool = False) -> tuple[int, int]:
-        path = tuple(loc)
-        if key and path in self.keys:
-            return self.keys[path]
-        while path:
-            if path in self.values:
-                return self.values[path]
-            path = path[:-1]
-        return self.values.get((), (1, 1))
-
-
-def _walk(node: yaml.Node, path: tuple[Any, ...], marks: _Marks, problems: list[tuple[tuple[int, int], str]]) -> None:
-    marks.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key in seen:
-                problems.append((at, f"duplicate key {key!r}: YAML would silently keep only the last one; remove one"))
-            seen.add(key)
-            marks.keys[(*path, key)] = at
-            _walk(value_node, (*path, key), marks, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), marks, problems)
-
-
-def _where(loc: Sequence[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _hint(error: Any, model_fields: dict[str, Any] | None) -> str:
@@ -243,23 +190,17 @@ def _fields_at(loc: Sequence[Any]) -> dict[str, Any] | None:
     return dict(model.model_fields) if model is not None else None
 
 
-def parse_pack(text: str, source: str) -> tuple[PackFile, _Marks]:
+def parse_pack(text: str, source: str) -> tuple[PackFile, Marks]:
     """Parse and validate one pack file; raise PolicyError listing every problem with its position."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = f"YAML syntax error: {exc.problem or exc}"
-        if exc.context:
-            problem += f" ({exc.context})"
-        raise PolicyError([Problem(source, line, column, "", problem + "; check indentation, colons and quotes")]) from None
+        node = compose(text, source)
+    except YamlSyntaxError as exc:
+        raise PolicyError([exc.problem]) from None
     if node is None:
         raise PolicyError([Problem(source, 1, 1, "", "the file is empty; a pack needs at least `rules:` or `defaults:`")])
-    marks = _Marks()
-    dupes: list[tuple[tuple[int, int], str]] = []
-    _walk(node, (), marks, dupes)
-    problems = [Problem(source, line, col, "", message) for (line, col), message in dupes]
+    marks, duplicates = index_positions(node)
+    problems = [Problem(source, d.line, d.column, "", f"duplicate key {d.key!r}: YAML would silently keep only "
+                        "the last one; remove one") for d in duplicates]
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         problems.append(Problem(source, 1, 1, "", "a pack is a mapping (name:, defaults:, rules: ...), not a list or scalar"))
@@ -272,7 +213,7 @@ def parse_pack(text: str, source: str) -> tuple[PackFile, _Marks]:
             loc = [p for p in raw_loc if not (isinstance(p, str) and ("[" in p or p in ("function-after", "str")))]
             on_key = error["type"] == "extra_forbidden" or "[key]" in raw_loc
             line, col = marks.locate(loc, key=on_key)
-            problems.append(Problem(source, line, col, _where(loc), _hint(error, _fields_at(loc))))
+            problems.append(Problem(source, line, col, where(loc), _hint(error, _fields_at(loc))))
         raise PolicyError(problems) from None
     seen_ids: dict[str, int] = {}
     for index, rule in enumerate(pack.rules):
@@ -286,7 +227,7 @@ def parse_pack(text: str, source: str) -> tuple[PackFile, _Marks]:
     return pack, marks
 
 
-def check_groups(pack: PackFile, marks: _Marks, source: str, groups: dict[str, list[str]]) -> None:
+def check_groups(pack: PackFile, marks: Marks, source: str, groups: dict[str, list[str]]) -> None:
     """Every `@group` used by a rule must be defined in this pack or a parent."""
     problems: list[Problem] = []
     for r_index, rule in enumerate(pack.rules):
@@ -296,13 +237,13 @@ def check_groups(pack: PackFile, marks: _Marks, source: str, groups: dict[str, l
                     loc = ("rules", r_index, "when", "args", a_index, "arg")
                     line, col = marks.locate(loc)
                     known = ", ".join(sorted(groups)) or "(none defined)"
-                    problems.append(Problem(source, line, col, _where(loc),
+                    problems.append(Problem(source, line, col, where(loc),
                                             f"unknown argument group {name!r}; define it under arg_groups (known: {known})"))
     if problems:
         raise PolicyError(problems)
 
 
-def check_disable(pack: PackFile, marks: _Marks, source: str, parent: PolicyPack | None) -> None:
+def check_disable(pack: PackFile, marks: Marks, source: str, parent: PolicyPack | None) -> None:
     """`disable:` may only name rules the pack inherits."""
     inherited = {rule.id for rule in parent.rules} if parent else set()
     problems: list[Problem] = []

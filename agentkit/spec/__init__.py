@@ -12,7 +12,8 @@ anything, and `agentkit schema` prints the JSON schema editors use to complete a
 
 from __future__ import annotations
 
-from ._document import Problem, SpecError
+from .._yaml import Problem
+from ._document import SpecError
 from ._load import load_agent, load_agent_text, load_spec, load_spec_text
 from ._manifest import ToolManifest, load_manifest
 from ._model import (

@@ -1,8 +1,8 @@
 """YAML documents that remember where each value was written, so every error can say file:line:column.
 
-The text is composed (PyYAML nodes carry marks), each key and value position is indexed by its path, and
-pydantic error locations are mapped back through that index. `${env:NAME}` in a string is replaced by the
-environment variable's value at load time: secrets live in the environment, never in the file.
+Positions come from the shared line-tracking loader (`agentkit._yaml`), and pydantic error locations are
+mapped back through them. `${env:NAME}` in a string is replaced by the environment variable's value at load
+time: secrets live in the environment, never in the file.
 """
 
 from __future__ import annotations
@@ -19,26 +19,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .._errors import UserError
+from .._yaml import Marks, Problem, YamlSyntaxError, compose, index_positions, where
 
 Loc = tuple[str | int, ...]
 
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_WORDS = re.compile(r"(api_?key|password|passwd|secret|token|credential)s?$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a file, where it is, and what to do about it."""
-
-    file: str
-    line: int
-    column: int
-    where: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f" {self.where}:" if self.where else ""
-        return f"{self.file}:{self.line}:{self.column}:{where} {self.message}"
 
 
 class SpecError(UserError):
@@ -55,54 +41,30 @@ class Document:
 
     source: str
     data: Any
-    values: dict[Loc, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    marks: Marks = field(default_factory=Marks)
 
     @property
     def base_dir(self) -> Path:
         """Relative paths in the file are relative to the file's folder."""
         return Path(self.source).resolve().parent if self.source not in ("<string>", "-") else Path.cwd()
 
-    def locate(self, loc: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
-        path = tuple(loc)
-        if key and path in self.keys:
-            return self.keys[path]
-        while path:
-            if path in self.values:
-                return self.values[path]
-            path = path[:-1]
-        return self.values.get((), (1, 1))
-
     def problem(self, loc: Sequence[str | int], message: str, *, key: bool = False) -> Problem:
-        line, column = self.locate(loc, key=key)
+        line, column = self.marks.locate(loc, key=key)
         return Problem(self.source, line, column, where(loc), message)
-
-
-def where(loc: Sequence[str | int]) -> str:
-    """`tools[1].options.backend` from ("tools", 1, "options", "backend")."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def parse_document(text: str, source: str, *, kind: str = "agent file") -> Document:
     """Compose `text`, index its marks, substitute `${env:NAME}`; raise SpecError on any problem."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = f"YAML syntax error: {exc.problem or exc}" + (f" ({exc.context})" if exc.context else "")
-        raise SpecError([Problem(source, line, column, "", message + "; check indentation, colons and quotes")],
-                        kind=kind) from None
-    except yaml.YAMLError as exc:
-        raise SpecError([Problem(source, 1, 1, "", f"not YAML: {exc}")], kind=kind) from None
+        node = compose(text, source)
+    except YamlSyntaxError as exc:
+        raise SpecError([exc.problem], kind=kind) from None
     if node is None:
         raise SpecError([Problem(source, 1, 1, "", "the file is empty; start with `name:` and `model:`")], kind=kind)
-    doc = Document(source, None)
-    problems: list[Problem] = []
-    _index(node, (), doc, problems)
+    marks, duplicates = index_positions(node)
+    doc = Document(source, None, marks)
+    problems = [Problem(source, d.line, d.column, where(d.mapping),
+                        f"key {d.key!r} appears twice (first on line {d.first_line}); keep one") for d in duplicates]
     doc.data = yaml.safe_load(text)
     if not isinstance(doc.data, dict):
         problems.append(Problem(source, 1, 1, "", f"an {kind} is a mapping of keys (name:, model:, tools: ...), "
@@ -126,24 +88,6 @@ def read_document(path: Path, *, kind: str = "agent file") -> Document:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     return parse_document(text, str(path), kind=kind)
-
-
-def _index(node: yaml.Node, path: Loc, doc: Document, problems: list[Problem]) -> None:
-    doc.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            if key in seen:
-                problems.append(Problem(doc.source, at[0], at[1], where(path),
-                                        f"key {key!r} appears twice (first on line {seen[key]}); keep one"))
-            seen.setdefault(key, at[0])
-            doc.keys[(*path, key)] = at
-            _index(value_node, (*path, key), doc, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index(item, (*path, index), doc, problems)
 
 
 def _interpolate(value: Any, path: Loc, doc: Document, problems: list[Problem]) -> Any:

@@ -22,8 +22,9 @@ from .._gate import Confirmer
 from .._hooks import ContextStrategy, Guard
 from .._loop import UsageLimits
 from .._tools import Tool
+from .._yaml import Problem
 from ..models import Model
-from ._document import Document, Problem, SpecError, parse_document, read_document, validation_problems
+from ._document import Document, SpecError, parse_document, read_document, validation_problems
 from ._manifest import check_toolkit_options, load_manifest, rebased_options
 from ._model import AgentSpec, ToolEntry
 from ._output import schema_output_type

@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .._yaml import Problem
 from ..toolkits import available_toolkits, toolkit_config
-from ._document import Document, Loc, Problem, SpecError, read_document, validation_problems
+from ._document import Document, Loc, SpecError, read_document, validation_problems
 
 MANIFEST_KIND = "tool manifest"
 

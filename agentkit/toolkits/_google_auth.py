@@ -1,4 +1,5 @@
-"""Building Google API clients (Gmail v1, Calendar v3) from an OAuth file the user names, offline-safe.
+"""Building Google API clients (Gmail v1, Calendar v3) from an OAuth file the user names, offline-safe, and
+running their requests with errors that say what failed.
 
 `NO_GCE_CHECK` is set before google.auth is ever imported: without it, code that looks for default
 credentials probes the cloud metadata address (169.254.169.254) and waits on it. agentkit never uses default
@@ -13,6 +14,7 @@ import os
 
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,23 @@ def http_error_status(exc: BaseException) -> int | None:
 def http_error_reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None) or getattr(exc, "_get_reason", lambda: "")()
     return str(reason or exc)
+
+
+def execute(
+    request: Any, *, description: str, error: type[Exception], refused_hint: str,
+    missing: Exception | None = None, missing_statuses: Collection[int] = (404,),
+) -> Any:
+    """Run one API request without retries. A failure becomes `error` naming the service and the HTTP status
+    (with `refused_hint` on 401/403), or `missing` when the resource is gone (`missing_statuses`)."""
+    try:
+        return request.execute(num_retries=0)
+    except Exception as exc:
+        status = http_error_status(exc)
+        if status is None:
+            raise error(f"{description}: {type(exc).__name__}: {exc}") from None
+        if status in missing_statuses and missing is not None:
+            raise missing from None
+        reason = http_error_reason(exc)
+        if status in (401, 403):
+            raise error(f"{description} refused the request ({status}: {reason}); {refused_hint}") from None
+        raise error(f"{description} request failed ({status}: {reason})") from None

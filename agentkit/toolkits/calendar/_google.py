@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .._google_auth import build_service, http_error_reason, http_error_status, load_credentials
+from .._google_auth import build_service, execute, load_credentials
 from ._model import (
     BusyInterval,
     CalendarError,
@@ -96,21 +96,15 @@ class GoogleCalendarBackend:
         return f"Google Calendar {self.calendar_id!r}"
 
     def _execute(self, request: Any, *, event_id: str | None = None) -> Any:
+        missing = None
+        if event_id is not None:
+            missing = EventNotFoundError(f"no event with id {event_id!r} in the {self.description}")
         with self._lock:
-            try:
-                return request.execute(num_retries=0)
-            except Exception as exc:
-                status = http_error_status(exc)
-                if status is None:
-                    raise CalendarError(f"{self.description}: {type(exc).__name__}: {exc}") from None
-                if status in (404, 410) and event_id is not None:
-                    raise EventNotFoundError(f"no event with id {event_id!r} in the {self.description}") from None
-                if status in (401, 403):
-                    raise CalendarError(
-                        f"{self.description} refused the request ({status}: {http_error_reason(exc)}); check that "
-                        "the credentials file grants the calendar scope"
-                    ) from None
-                raise CalendarError(f"{self.description} request failed ({status}: {http_error_reason(exc)})") from None
+            return execute(
+                request, description=self.description, error=CalendarError,
+                refused_hint="check that the credentials file grants the calendar scope",
+                missing=missing, missing_statuses=(404, 410),
+            )
 
     def _events(self) -> Any:
         return self.service.events()

@@ -15,7 +15,7 @@ import threading
 from email import policy
 from typing import Any
 
-from .._google_auth import build_service, http_error_reason, http_error_status, load_credentials
+from .._google_auth import build_service, execute, load_credentials
 from ._model import (
     Draft,
     MailError,
@@ -25,6 +25,7 @@ from ._model import (
     compose,
     parse_bytes,
     parse_date,
+    snippet,
     split_addresses,
     to_draft,
     to_message,
@@ -80,20 +81,11 @@ class GmailBackend:
 
     def _execute(self, request: Any, *, missing: str | None = None) -> Any:
         with self._lock:
-            try:
-                return request.execute(num_retries=0)
-            except Exception as exc:
-                status = http_error_status(exc)
-                if status is None:
-                    raise MailError(f"{self.description}: {type(exc).__name__}: {exc}") from None
-                if status == 404 and missing is not None:
-                    raise MailNotFoundError(missing) from None
-                if status in (401, 403):
-                    raise MailError(
-                        f"{self.description} refused the request ({status}: {http_error_reason(exc)}); check the "
-                        "credentials file and its scopes"
-                    ) from None
-                raise MailError(f"{self.description} request failed ({status}: {http_error_reason(exc)})") from None
+            return execute(
+                request, description=self.description, error=MailError,
+                refused_hint="check the credentials file and its scopes",
+                missing=MailNotFoundError(missing) if missing is not None else None,
+            )
 
     @property
     def from_address(self) -> str:
@@ -157,10 +149,9 @@ class GmailBackend:
             self._users().drafts().send(userId=self.user_id, body={"id": draft_id}),
             missing=f"no draft {draft_id!r} in {self.description}",
         )
-        snippet = " ".join(draft.body.split())[:160]
         return MailSummary(
             id=sent["id"], folder=_folder(sent.get("labelIds", ["SENT"])), sender=draft.sender, to=draft.to,
-            subject=draft.subject, date=None, snippet=snippet,
+            subject=draft.subject, date=None, snippet=snippet(draft.body),
         )
 
     def delete(self, message_id: str) -> None:

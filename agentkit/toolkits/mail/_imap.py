@@ -23,6 +23,7 @@ from typing import Any
 
 from ..._errors import UserError
 from .._addresses import bare_address
+from ._folders import newest_drafts, newest_first, refuse_second_trashing, require_drafts_folder
 from ._model import (
     Draft,
     MailError,
@@ -32,7 +33,6 @@ from ._model import (
     Query,
     compose,
     parse_bytes,
-    sort_key,
     to_draft,
     to_message,
 )
@@ -219,10 +219,8 @@ class ImapSmtpBackend:
                 for uid, raw, flags in self._fetch(conn, newest):
                     message = to_message(f"{folder}/{uid}", folder, parse_bytes(raw))
                     if wanted.matches(message):
-                        summary = message.summary()
-                        found.append(MailSummary(**{**summary.__dict__, "unread": "\\Seen" not in flags}))
-        found.sort(key=lambda s: sort_key(s.date), reverse=True)
-        return found[:limit]
+                        found.append(message.summary(unread="\\Seen" not in flags))
+        return newest_first(found, limit)
 
     def read(self, message_id: str) -> MailMessage:
         with self._session() as conn:
@@ -242,22 +240,17 @@ class ImapSmtpBackend:
             data = _ok(conn.uid("SEARCH", "ALL"), "SEARCH")
             uids = [u.decode() for u in ((data[0] or b"").split() if isinstance(data[0], bytes) else [])]
             fetched = self._fetch(conn, uids[-_MAX_CANDIDATES:])
-        drafts = [(uid, parse_bytes(raw)) for uid, raw, _ in fetched]
-        drafts.sort(key=lambda item: sort_key(to_message("", "", item[1]).date), reverse=True)
-        return [to_draft(f"{self.drafts_folder}/{uid}", message) for uid, message in drafts[:limit]]
+        return newest_drafts(self.drafts_folder, [(uid, parse_bytes(raw)) for uid, raw, _ in fetched], limit)
 
     def get_draft(self, draft_id: str) -> Draft:
-        folder, _ = split_id(draft_id)
-        if folder != self.drafts_folder:
-            raise MailNotFoundError(f"{draft_id!r} is not in the {self.drafts_folder} folder")
+        require_drafts_folder(draft_id, split_id(draft_id)[0], self.drafts_folder)
         with self._session() as conn:
             _, _, raw, _ = self._load(conn, draft_id, readonly=True)
         return to_draft(draft_id, parse_bytes(raw))
 
     def send_draft(self, draft_id: str) -> MailSummary:
         folder, _ = split_id(draft_id)
-        if folder != self.drafts_folder:
-            raise MailNotFoundError(f"{draft_id!r} is not in the {self.drafts_folder} folder")
+        require_drafts_folder(draft_id, folder, self.drafts_folder)
         with self._session() as conn:
             _, uid, raw, _ = self._load(conn, draft_id)
             message = parse_bytes(raw)
@@ -270,8 +263,8 @@ class ImapSmtpBackend:
                 sent_id = self._append(conn, self.sent_folder, raw, r"(\Seen)")
             self._select(conn, self.drafts_folder, readonly=False)
             self._remove(conn, uid)
-        sent = to_message(sent_id, self.sent_folder if self.save_sent else folder, message).summary()
-        return MailSummary(**{**sent.__dict__, "refused": refused})
+        sent = to_message(sent_id, self.sent_folder if self.save_sent else folder, message)
+        return sent.summary(refused=refused)
 
     def delete(self, message_id: str) -> None:
         with self._session() as conn:
@@ -279,11 +272,7 @@ class ImapSmtpBackend:
             if self.permanent_delete:
                 self._remove(conn, uid)
                 return
-            if folder == self.trash_folder:
-                raise MailError(
-                    f"{message_id} is already in {self.trash_folder}; removing it for good needs "
-                    "permanent_delete: true in the mail toolkit config"
-                )
+            refuse_second_trashing(message_id, folder, self.trash_folder)
             self._ensure(conn, self.trash_folder)
             self._select(conn, folder, readonly=False)
             if "MOVE" in conn.capabilities:

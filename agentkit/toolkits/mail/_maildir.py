@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..._errors import UserError
 from .._addresses import bare_address
+from ._folders import newest_drafts, newest_first, refuse_second_trashing, require_drafts_folder
 from ._model import (
     Draft,
     MailError,
@@ -30,7 +31,6 @@ from ._model import (
     Query,
     compose,
     parse_bytes,
-    sort_key,
     to_draft,
     to_message,
 )
@@ -153,10 +153,8 @@ class MaildirBackend:
                     except KeyError:  # removed meanwhile
                         continue
                     if wanted.matches(message):
-                        summary = message.summary()
-                        found.append(MailSummary(**{**summary.__dict__, "unread": "S" not in flags.get(key, "")}))
-        found.sort(key=lambda s: sort_key(s.date), reverse=True)
-        return found[:limit]
+                        found.append(message.summary(unread="S" not in flags.get(key, "")))
+        return newest_first(found, limit)
 
     def read(self, message_id: str) -> MailMessage:
         with self._lock:
@@ -175,13 +173,10 @@ class MaildirBackend:
             if box is None:
                 return []
             drafts = [(key, parse_bytes(box.get_bytes(key))) for key in box.iterkeys()]
-        drafts.sort(key=lambda item: sort_key(to_message("", "", item[1]).date), reverse=True)
-        return [to_draft(f"{self.drafts_folder}/{key}", message) for key, message in drafts[:limit]]
+        return newest_drafts(self.drafts_folder, drafts, limit)
 
     def get_draft(self, draft_id: str) -> Draft:
-        folder, _ = split_id(draft_id)
-        if folder != self.drafts_folder:
-            raise MailNotFoundError(f"{draft_id!r} is not in the {self.drafts_folder} folder")
+        require_drafts_folder(draft_id, split_id(draft_id)[0], self.drafts_folder)
         with self._lock:
             _, _, _, raw = self._load(draft_id)
         return to_draft(draft_id, parse_bytes(raw))
@@ -194,8 +189,7 @@ class MaildirBackend:
             )
         with self._lock:
             folder, key, box, raw = self._load(draft_id)
-            if folder != self.drafts_folder:
-                raise MailNotFoundError(f"{draft_id!r} is not in the {self.drafts_folder} folder")
+            require_drafts_folder(draft_id, folder, self.drafts_folder)
             message = parse_bytes(raw)
             draft = to_draft(draft_id, message)
             refused: tuple[str, ...] = ()
@@ -212,18 +206,13 @@ class MaildirBackend:
                     raise MailError(f"cannot deliver into the outbox {self.outbox}: {exc.strerror or exc}") from None
             sent_id = self._store(self.sent_folder, raw, "S")
             box.remove(key)
-        sent = to_message(sent_id, self.sent_folder, message).summary()
-        return MailSummary(**{**sent.__dict__, "refused": refused})
+        return to_message(sent_id, self.sent_folder, message).summary(refused=refused)
 
     def delete(self, message_id: str) -> None:
         with self._lock:
             folder, key, box, raw = self._load(message_id)
             if not self.permanent_delete:
-                if folder == self.trash_folder:
-                    raise MailError(
-                        f"{message_id} is already in {self.trash_folder}; removing it for good needs "
-                        "permanent_delete: true in the mail toolkit config"
-                    )
+                refuse_second_trashing(message_id, folder, self.trash_folder)
                 flags = self._flags(folder).get(key, "")
                 self._store(self.trash_folder, raw, "".join(sorted(set(flags) | {"T"})))
             box.remove(key)

@@ -56,9 +56,19 @@ class MailMessage:
     attachments: tuple[str, ...] = ()
     message_id: str | None = None
 
-    def summary(self, *, snippet_chars: int = 160) -> MailSummary:
-        snippet = " ".join(self.body.split())[:snippet_chars]
-        return MailSummary(self.id, self.folder, self.sender, self.to, self.subject, self.date, snippet)
+    def summary(
+        self, *, snippet_chars: int = 160, unread: bool | None = None, refused: tuple[str, ...] = (),
+    ) -> MailSummary:
+        """The listing line for this message; `unread` and `refused` are what the store knows besides."""
+        return MailSummary(
+            self.id, self.folder, self.sender, self.to, self.subject, self.date,
+            snippet(self.body, chars=snippet_chars), unread=unread, refused=refused,
+        )
+
+
+def snippet(body: str, *, chars: int = 160) -> str:
+    """The start of a body on one line, as listings show it."""
+    return " ".join(body.split())[:chars]
 
 
 @dataclass(frozen=True)

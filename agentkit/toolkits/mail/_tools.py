@@ -22,7 +22,7 @@ from pydantic import BeforeValidator, Field, ValidationError
 from ..._errors import ModelRetry
 from ..._tools import Tool, tool
 from .._addresses import is_address, validate_recipients
-from ._model import Draft, MailBackend, MailMessage, MailNotFoundError, MailSummary, split_handle
+from ._model import Draft, MailBackend, MailMessage, MailNotFoundError, MailSummary, snippet, split_handle
 
 
 def _as_list(value: Any) -> Any:
@@ -65,7 +65,7 @@ def _draft(item: Draft) -> dict[str, Any]:
     shown: dict[str, Any] = {"draft_id": item.handle, "to": list(item.to)}
     if item.cc:
         shown["cc"] = list(item.cc)
-    shown.update({"subject": item.subject, "snippet": " ".join(item.body.split())[:160]})
+    shown.update({"subject": item.subject, "snippet": snippet(item.body)})
     return shown
 
 
@@ -221,10 +221,10 @@ def mail_tools(backend: MailBackend, *, max_body_chars: int = 20_000) -> list[To
             action = ("PERMANENTLY delete (cannot be undone)" if backend.permanent_delete
                       else "Move to the trash")
             cc = f"\nCc: {', '.join(message.cc)}" if message.cc else ""
-            snippet = " ".join(message.body.split())[:300]
+            start = snippet(message.body, chars=300)
             return (f"{action} this message from {backend.description}:\n"
                     f"From: {message.sender}\nTo: {', '.join(message.to)}{cc}\nDate: {message.date}\n"
-                    f"Subject: {message.subject}\n\n{snippet}")
+                    f"Subject: {message.subject}\n\n{start}")
 
         return await _preview(delete_mail, arguments, render)
 
