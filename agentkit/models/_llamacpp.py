@@ -34,7 +34,14 @@ from ._base import (
     check_model_requests_allowed,
 )
 from ._kvcache import KVStateCache
-from ._toolcall import CLOSE, OPEN, CallStreamParser, call_grammar, render_messages_for_template
+from ._toolcall import (
+    CLOSE,
+    OPEN,
+    CallStreamParser,
+    call_grammar,
+    render_messages_for_template,
+    schema_grammar,
+)
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_MAX_TOKENS = 1024  # per response when settings.max_tokens is unset: a looping small model must stop somewhere
@@ -90,6 +97,7 @@ class _Loaded:
     load_seconds: float
     bos_text: str
     kv_cache: KVStateCache
+    key_space_guard: Any = None  # built on the first constrained turn: see _key_space_guard
 
 
 _CACHE: dict[tuple[Any, ...], _Loaded] = {}
@@ -252,13 +260,8 @@ class LlamaCppModel:
         if tools and choice not in ("auto", "none"):
             grammar_text = call_grammar(tools, choice, parallel=request.settings.parallel_tool_calls is not False)
         elif request.settings.response_schema is not None and choice in ("none", "auto") and not tools:
-            import json
-
-            from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-            from ._toolcall import bound_schema
-
-            grammar_text = json_schema_to_gbnf(json.dumps(bound_schema(request.settings.response_schema)))
+            # Not llama_cpp's json_schema_to_gbnf: its strings admit raw newlines (see _toolcall.JSON_STRING_CHAR).
+            grammar_text = schema_grammar(request.settings.response_schema)
         parser = CallStreamParser()
         tool_index_seen: set[int] = set()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -339,7 +342,7 @@ class LlamaCppModel:
         calls_text = ""
         for _attempt in range(2):
             restart = False
-            for piece, finish in self._completion(llm, tokens, settings, max_tokens, grammar, stop, tools_offered=bool(tools)):
+            for piece, finish in self._completion(loaded, tokens, settings, max_tokens, grammar, stop, tools_offered=bool(tools)):
                 first = first or time.perf_counter()
                 if finish is not None:
                     reason = finish
@@ -381,9 +384,10 @@ class LlamaCppModel:
         }))
 
     def _completion(
-        self, llm: Any, tokens: list[int], settings: Any, max_tokens: int, grammar: Any, stop: threading.Event,
+        self, loaded: _Loaded, tokens: list[int], settings: Any, max_tokens: int, grammar: Any, stop: threading.Event,
         *, tools_offered: bool,
     ) -> Iterator[tuple[str, FinishReason | None]]:
+        llm = loaded.llm
         kwargs: dict[str, Any] = {
             "max_tokens": max_tokens, "stream": True, "grammar": grammar,
             "temperature": 0.8 if settings.temperature is None else settings.temperature,
@@ -392,23 +396,30 @@ class LlamaCppModel:
             "min_p": 0.05 if settings.min_p is None else settings.min_p,
         }
         if grammar is not None:
-            # llama-cpp-python 0.3.36 applies the grammar after the truncation samplers: with top_k=1 (the
-            # "precise" preset) the one survivor can be a forbidden token, and it is emitted anyway. Under a
-            # grammar, truncate nothing; temperature alone decides (0 = greedy over the allowed tokens).
+            # Under a grammar, truncate nothing; temperature alone decides (0 = greedy over the allowed tokens).
+            # (llama-cpp-python 0.3.36 chains penalties -> grammar -> top_k/top_p/min_p -> temp/dist, or greedy at
+            # temperature 0. The "forbidden tokens" once blamed on truncation were raw newlines inside strings,
+            # which llama-cpp-python's string rule admitted: see _toolcall.JSON_STRING_CHAR.)
             kwargs.update(top_k=0, top_p=1.0, min_p=0.0)
         kwargs |= {
-            # Measured with llama-cpp-python 0.3.36: a repeat penalty under a grammar lets tokens the grammar
-            # forbids through (5/60 invalid calls at 1.1, 0/60 at 1.0), so constrained turns never use one.
+            # No repeat penalty under a grammar: measured 5/60 invalid calls at 1.1, 0/60 at 1.0 (before strings
+            # were made strict, so those were probably raw newlines too); JSON repeats its punctuation anyway.
             "repeat_penalty": 1.0 if grammar is not None or settings.repeat_penalty is None else settings.repeat_penalty,
             # A model imitating the tool-result tags is hallucinating a tool's answer: cut it there.
             "stop": [*(settings.stop or []), *(["<tool_response"] if tools_offered else [])],
         }
         if settings.seed is not None:
             kwargs["seed"] = settings.seed
+        if grammar is not None and llm.draft_model is None:
+            # (With prompt-lookup drafts llama-cpp-python samples positions behind the last evaluated token, so
+            # "the previous token" is not known there; that variant goes without the guard.)
+            kwargs["logits_processor"] = _key_space_guard(loaded)
         if grammar is not None and llm.n_tokens and llm.longest_token_prefix(llm._input_ids.tolist(), tokens) >= len(tokens):
             # llama-cpp-python 0.3.36: when the whole prompt is already in the cache (a retry, or a turn redone
-            # under the grammar), it replays the last token and the grammar is then not enforced (measured: the
-            # same constrained request valid once, invalid every later time). Start clean for that case only.
+            # under the grammar), it replays the last token alone, whose logits differ slightly from the batched
+            # prefill's; at temperature 0 that flipped `"expression":` + ` "` to ` ` + `"}` (the derailment
+            # _key_space_guard describes). The grammar itself was enforced. Start clean so that the same request
+            # gives the same answer.
             llm.reset()
         stream = llm.create_completion(tokens, **kwargs)
         try:
@@ -420,6 +431,35 @@ class LlamaCppModel:
                 yield choice.get("text", ""), ("length" if finish == "length" else "stop") if finish else None
         finally:
             stream.close()
+
+
+def _key_space_guard(loaded: _Loaded) -> Any:
+    """Under a JSON grammar, forbid a whitespace-only token right after a token ending in `":` (a key's end).
+
+    Why: vocabularies hold space+quote as one token ` "`, and models write `"key": "value"` as `":` ` "` ...; the
+    grammar's optional space also admits a bare ` ` token, after which the quote must come alone or glued to
+    what follows, a split the model never saw. Measured on SmolLM2 (the CLI
+    demo, and the same request replayed): after `"expression":` the bare ` ` narrowly beats ` "` (it wants a
+    number), the forced quote is then best taken as `"}`, the model believes the object closed and writes
+    `}} </tool_call> ...` *inside* the string. Without the bare space it takes ` "` and writes "2.5 + 4". No
+    value becomes unreachable: the space is optional, so `"key":2` or `"key": "x"` remain.
+    """
+    if loaded.key_space_guard is None:
+        import numpy as np
+        from llama_cpp import LogitsProcessorList
+
+        llm = loaded.llm
+        texts = [llm.detokenize([i]) for i in range(llm.n_vocab())]
+        spaces = np.array([i for i, t in enumerate(texts) if t and not t.strip(b" ")], dtype=np.intc)
+        key_ends = frozenset(i for i, t in enumerate(texts) if t.endswith(b'":'))
+
+        def no_space_after_key(input_ids: Any, scores: Any) -> Any:
+            if len(input_ids) and int(input_ids[-1]) in key_ends:
+                scores[spaces] = -np.inf
+            return scores
+
+        loaded.key_space_guard = LogitsProcessorList([no_space_after_key])
+    return loaded.key_space_guard
 
 
 def _compile_grammar(text: str) -> Any:

@@ -92,6 +92,33 @@ def bound_schema(schema: Any, *, max_string: int = DEFAULT_MAX_STRING, max_items
     return schema
 
 
+# A JSON string character. llama-cpp-python 0.3.36's SchemaConverter writes `char ::= [^"\\] | ...`, which admits
+# raw newlines and other control characters that JSON forbids inside strings (upstream llama.cpp excludes
+# \x00-\x1F and \x7F). That was the "forbidden tokens" seen on the CLI demo's first constrained turn: the
+# grammar forced a string where SmolLM2 wanted a number, its best quote token was `"}`, it believed the object
+# closed and went on with `}\n</tool_call>\n...` -- all inside the still-open string, which the lax rule allowed,
+# so the call came back as invalid JSON. With this rule every constrained turn is well-formed JSON.
+JSON_STRING_CHAR = r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
+
+
+def _strict_strings(converter: Any) -> None:
+    """Replace the converter's lax `char` rule (if it used one) by JSON_STRING_CHAR, in place."""
+    from llama_cpp.llama_grammar import PRIMITIVE_RULES
+
+    if converter._rules.get("char") == PRIMITIVE_RULES["char"].content:
+        converter._rules["char"] = JSON_STRING_CHAR
+
+
+def schema_grammar(schema: Any) -> str:
+    """GBNF for one JSON value of `schema` (typed output), with JSON-valid strings."""
+    from llama_cpp.llama_grammar import SchemaConverter
+
+    converter = SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    converter.visit(converter.resolve_refs(bound_schema(schema), "schema"), "")
+    _strict_strings(converter)
+    return str(converter.format_grammar())
+
+
 def call_grammar(tools: Sequence[Tool], choice: str, *, parallel: bool = True) -> str:
     """GBNF for a turn of calls: `required` (any offered tool) or one named tool. Text is never constrained."""
     from llama_cpp.llama_grammar import SchemaConverter
@@ -116,6 +143,7 @@ def call_grammar(tools: Sequence[Tool], choice: str, *, parallel: bool = True) -
         converter._add_rule("root", f'block ("\\n" block){{0,{MAX_PARALLEL_CALLS - 1}}}')
     else:
         converter._add_rule("root", "block")
+    _strict_strings(converter)
     return str(converter.format_grammar())
 
 
