@@ -109,7 +109,7 @@ class CorrectionSent(_Event):
     """The model's turn could not be used (bad call, truncated call, retry signal); a correction goes back."""
 
     type: Literal["correction_sent"] = "correction_sent"
-    reason: Literal["unknown_tool", "invalid_json", "invalid_arguments", "truncated_call", "tool_retry", "repeated_call", "invalid_output"]
+    reason: Literal["unknown_tool", "invalid_json", "invalid_arguments", "truncated_call", "tool_retry", "repeated_call", "invalid_output", "empty_answer"]
     message: str
     call_id: str | None = None
 

@@ -93,6 +93,7 @@ class _Run(_Acting):
         self.seen_calls: Counter[str] = Counter()
         self.validated: dict[int, tuple[ToolCall, BaseModel]] = {}  # keyed by object: ids may repeat
         self.fingerprints: dict[int, tuple[ToolCall, str]] = {}  # same: computed once per proposed call
+        self.asked_again = False  # an empty answer is sent back once per run
         self.tools: dict[str, Tool] = dict(agent.tools)
         self.output_schema: dict[str, Any] | None = None
         self.output_adapter: TypeAdapter[Any] | None = None
@@ -438,6 +439,13 @@ class _Run(_Acting):
     async def _finish_text(self, turn: _Turn, final: list[Any]) -> AsyncGenerator[Event, None]:
         self.messages.append(AssistantMessage(content=turn.text))
         if self.output_adapter is None:
+            if not turn.text.strip() and not self.asked_again and self.retries < self.limits.max_retries:
+                self.asked_again = True
+                # Small models sometimes open their answer by imitating a tool-result tag, which the stop cuts
+                # at once: an empty answer helps nobody, so ask once more (within the retry budget).
+                yield self._correction("empty_answer", EMPTY_ANSWER)
+                self.messages.append(UserMessage(content=EMPTY_ANSWER, kind="correction"))
+                return
             final.append(turn.text)
             return
         try:
@@ -468,6 +476,9 @@ class _Run(_Acting):
         self.messages.append(ToolResultMessage(tool_call_id=call.id, name=FINAL_TOOL, content="accepted", provenance="trusted"))
 
     # -- gate and execution --------------------------------------------------------------------------------
+
+
+EMPTY_ANSWER = "Your answer was empty. Answer the user's request now, in plain words, using the results above."
 
 
 def new_run_id() -> str:

@@ -406,3 +406,11 @@ def test_the_cli_demo_first_constrained_turn_is_well_formed() -> None:
         jsonschema.validate(json.loads(raw), by_name[names[index]].parameters_schema)  # json.loads is strict
     assert names[0] == "calculate"
     assert json.loads(arguments[0])["expression"].replace(" ", "") == "2.5+4"
+
+
+def test_the_default_model_makes_one_call_a_turn_unless_asked() -> None:
+    """SmolLM2-135M adds a nonsense second call when it may (measured on the CLI demo); other models may."""
+    assert default_model().parallel_calls is False
+    assert LlamaCppModel(default_model().path).parallel_calls is True
+    assert "block (" in call_grammar([get_weather], "required", parallel=True)
+    assert "block (" not in call_grammar([get_weather], "required", parallel=False)

@@ -363,3 +363,18 @@ def test_typed_list_output_with_tools_keeps_refs_resolvable() -> None:
     schema = model.requests[0].tools[-1].parameters_schema
     assert "$defs" in schema
     assert schema["properties"]["result"]["items"] == {"$ref": "#/$defs/Weather"}
+
+
+def test_an_empty_answer_is_sent_back_once_then_accepted() -> None:
+    model = ScriptedModel([call("add", {"a": 1, "b": 2}), text("  "), text("It is 3.")])
+    events = _collect(Agent(model, tools=[add]), "1+2?")
+    [correction] = [e for e in events if isinstance(e, CorrectionSent)]
+    assert correction.reason == "empty_answer"
+    assert model.requests[2].messages[-1].content == correction.message  # the model read it as a user turn
+    final = events[-1]
+    assert isinstance(final, FinalOutput)
+    assert final.result.output == "It is 3."
+    stubborn = ScriptedModel([text(""), text("")])  # asked once; a second empty answer ends the run as it is
+    assert Agent(stubborn).run_sync("hi").output == ""
+    budget = ScriptedModel([text("")])  # no retries left: nothing to ask with
+    assert Agent(budget, limits=UsageLimits(max_retries=0)).run_sync("hi").output == ""

@@ -60,7 +60,7 @@ def __getattr__(name: str) -> Any:
 def default_model() -> LlamaCppModel:
     """The embedded default model (one shared instance)."""
     if not _DEFAULT:
-        _DEFAULT.append(LlamaCppModel(default_model_path(), name=DEFAULT_MODEL_NAME))
+        _DEFAULT.append(LlamaCppModel(default_model_path(), name=DEFAULT_MODEL_NAME, parallel_calls=False))
     return _DEFAULT[0]
 
 

@@ -182,8 +182,10 @@ class LlamaCppModel:
     def __init__(
         self, path: str | os.PathLike[str], *, n_ctx: int = 4096, n_threads: int | None = None,
         n_gpu_layers: int | None = None, seed: int = 0, verbose: bool = False, name: str | None = None,
-        prompt_lookup: int = 0, kv_cache_bytes: int = 0,
+        prompt_lookup: int = 0, kv_cache_bytes: int = 0, parallel_calls: bool = True,
     ) -> None:
+        """`parallel_calls`: whether a constrained turn may hold several calls when the request's settings
+        do not say (`parallel_tool_calls`); tiny models do better with one call a turn."""
         self.path = Path(path).expanduser()
         check_gguf(self.path)
         if not isinstance(prompt_lookup, int) or prompt_lookup < 0:
@@ -196,6 +198,7 @@ class LlamaCppModel:
         self.n_threads = n_threads or cpu_count()
         self._n_gpu_layers = n_gpu_layers
         self.seed = seed
+        self.parallel_calls = parallel_calls
         self.verbose = verbose
         self._name = name or self.path.stem
 
@@ -258,7 +261,8 @@ class LlamaCppModel:
         choice = str(request.tool_choice) if tools else "none"
         grammar_text: str | None = None
         if tools and choice not in ("auto", "none"):
-            grammar_text = call_grammar(tools, choice, parallel=request.settings.parallel_tool_calls is not False)
+            parallel = request.settings.parallel_tool_calls
+            grammar_text = call_grammar(tools, choice, parallel=self.parallel_calls if parallel is None else parallel)
         elif request.settings.response_schema is not None and choice in ("none", "auto") and not tools:
             # Not llama_cpp's json_schema_to_gbnf: its strings admit raw newlines (see _toolcall.JSON_STRING_CHAR).
             grammar_text = schema_grammar(request.settings.response_schema)

@@ -90,7 +90,8 @@ def _default() -> Model:
     from ..models import DEFAULT_MODEL_NAME, LlamaCppModel, default_model_path
     from ..models._kvcache import DEFAULT_KV_CACHE_BYTES
 
-    return LlamaCppModel(default_model_path(), name=DEFAULT_MODEL_NAME, kv_cache_bytes=DEFAULT_KV_CACHE_BYTES)
+    return LlamaCppModel(default_model_path(), name=DEFAULT_MODEL_NAME, kv_cache_bytes=DEFAULT_KV_CACHE_BYTES,
+                         parallel_calls=False)
 
 
 def _is_loopback(host: str) -> bool:
