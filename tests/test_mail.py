@@ -427,3 +427,22 @@ def test_unset_sender_is_reported(tmp_path: Path) -> None:
     [failure] = _tool_results(result.messages)
     assert failure.is_error
     assert "set from_address" in failure.content
+
+
+def test_the_recipients_of_your_own_sent_mail_are_vouched_for(tmp_path: Path) -> None:
+    """Only the account files mail in Sent: its recipients are people the owner chose. The inbox vouches for
+    nobody (anyone can write to you, and name anyone in the mail)."""
+    backend = MaildirBackend(tmp_path / "Mail", from_address=ME)
+    ids = _seed(backend.path)
+    sent = mailbox.Maildir(backend.path / ".Sent", create=True)
+    key = sent.add(mailbox.MaildirMessage(_message(ME, "Carol <carol@partner.example>", "Plan", "The plan.",
+                                                   "Thu, 13 Mar 2025 09:00:00 +0100")))
+    model = ScriptedModel([call("search_mail", {"query": "plan", "limit": 5}),
+                           call("read_mail", {"message_id": f"Sent/{key}"}),
+                           call("read_mail", {"message_id": ids["Invoice March"]}), text("ok")])
+    result = Agent(model, tools=mail_tools(backend)).run_sync("who got the plan?")
+    search, read_sent, read_inbox = _tool_results(result.messages)
+    assert search.vouched == ["Carol <carol@partner.example>"]
+    assert read_sent.vouched == ["Carol <carol@partner.example>"]
+    assert read_inbox.vouched == []
+    assert read_sent.provenance == "untrusted"  # the body stays content

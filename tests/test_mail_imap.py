@@ -214,7 +214,7 @@ def test_loaded_from_config_with_env_credentials(
         "username_env": "AGENTKIT_TEST_IMAP_USER", "password_env": "AGENTKIT_TEST_IMAP_PASSWORD",
         "from_address": ME, "smtp": {"host": smtp.host, "port": smtp.port, "security": "none"},
     }})}
-    found = tools["search_mail"].function(query="config", limit=5)
+    found = tools["search_mail"].function(query="config", limit=5).value
     assert [m["subject"] for m in found] == ["Config works"]
 
 

@@ -52,6 +52,7 @@ class GmailBackend:
     """`service` is a Gmail v1 API object; build one with `from_credentials_file`."""
 
     transport = "the Gmail API (users.drafts.send)"
+    sent_folder = "SENT"  # the label Gmail itself puts on what this account sent
 
     def __init__(
         self, service: Any, *, user_id: str = "me", from_address: str | None = None, permanent_delete: bool = False,

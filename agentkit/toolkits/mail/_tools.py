@@ -14,13 +14,13 @@ to exactly the recipients shown; editing a draft elsewhere gives it a new digest
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationError
 
 from ..._errors import ModelRetry
-from ..._tools import Tool, tool
+from ..._tools import Tool, ToolReturn, tool
 from .._addresses import is_address, validate_recipients
 from ._model import Draft, MailBackend, MailMessage, MailNotFoundError, MailSummary, snippet, split_handle
 
@@ -121,27 +121,34 @@ def mail_tools(backend: MailBackend, *, max_body_chars: int = 20_000) -> list[To
             )
         return draft
 
+    def owner_chosen(items: Sequence[MailSummary | MailMessage]) -> list[str]:
+        """The recipients of the account's own sent mail: people the owner chose, vouched for."""
+        return [person for item in items if item.folder == backend.sent_folder
+                for person in (*item.to, *getattr(item, "cc", ()))]
+
     @tool(effect="read")
-    def search_mail(query: str, limit: Limit = 10) -> list[dict[str, Any]]:
+    def search_mail(query: str, limit: Limit = 10) -> ToolReturn:
         """Search the mailbox; newest first.
 
         Args:
             query: Words that must all appear; 'from:ana', 'subject:invoice' restrict a word to one field.
             limit: How many messages at most.
         """
-        return [_summary(item) for item in backend.search(query, limit)]
+        found = backend.search(query, limit)
+        return ToolReturn([_summary(item) for item in found], vouched=owner_chosen(found))
 
     @tool(effect="read")
-    def read_mail(message_id: MessageId) -> dict[str, Any]:
+    def read_mail(message_id: MessageId) -> ToolReturn:
         """Read one message: headers and text body.
 
         Args:
             message_id: The id from search_mail.
         """
         try:
-            return _message(backend.read(message_id), max_body_chars)
+            message = backend.read(message_id)
         except MailNotFoundError as exc:
             raise not_found(exc, "Use an id returned by search_mail.") from None
+        return ToolReturn(_message(message, max_body_chars), vouched=owner_chosen([message]))
 
     @tool(effect="read")
     def list_drafts(limit: Limit = 10) -> list[dict[str, Any]]:
