@@ -414,3 +414,14 @@ def test_the_default_model_makes_one_call_a_turn_unless_asked() -> None:
     assert LlamaCppModel(default_model().path).parallel_calls is True
     assert "block (" in call_grammar([get_weather], "required", parallel=True)
     assert "block (" not in call_grammar([get_weather], "required", parallel=False)
+
+
+def test_pattern_strings_stay_json_strings() -> None:
+    """A schema `pattern` with `.`: llama-cpp-python's dot admits a raw tab, a quote or a backslash."""
+    from agentkit.models._toolcall import schema_grammar
+
+    grammar = schema_grammar({"type": "object", "properties": {"code": {"type": "string", "pattern": "^A.B$"}},
+                              "required": ["code"]})
+    assert _grammar_accepts(grammar, '{"code": "A-B"}')
+    for bad in ("A\tB", 'A"B', "A\\B"):
+        assert not _grammar_accepts(grammar, '{"code": "' + bad + '"}'), bad

@@ -103,12 +103,19 @@ def bound_schema(schema: Any, *, max_string: int = DEFAULT_MAX_STRING, max_items
 JSON_STRING_CHAR = r'[^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
 
 
+# `.` in a schema `pattern`: llama-cpp-python's rule is [^\x0A\x0D], which lets a raw tab, a quote or a backslash
+# into the JSON string (invalid JSON, or a string that ends early). Any character a JSON string may hold as is.
+JSON_PATTERN_DOT = r'[^"\\\x7F\x00-\x1F]'
+
+
 def _strict_strings(converter: Any) -> None:
-    """Replace the converter's lax `char` rule (if it used one) by JSON_STRING_CHAR, in place."""
-    from llama_cpp.llama_grammar import PRIMITIVE_RULES
+    """Replace the converter's lax `char` and `dot` rules (if it used them) by JSON-valid ones, in place."""
+    from llama_cpp.llama_grammar import DOT, PRIMITIVE_RULES
 
     if converter._rules.get("char") == PRIMITIVE_RULES["char"].content:
         converter._rules["char"] = JSON_STRING_CHAR
+    if converter._rules.get("dot") == DOT:
+        converter._rules["dot"] = JSON_PATTERN_DOT
 
 
 def schema_grammar(schema: Any) -> str:
