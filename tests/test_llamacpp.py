@@ -416,6 +416,7 @@ def test_the_default_model_makes_one_call_a_turn_unless_asked() -> None:
     assert "block (" not in call_grammar([get_weather], "required", parallel=False)
 
 
+@pytest.mark.model
 def test_pattern_strings_stay_json_strings() -> None:
     """A schema `pattern` with `.`: llama-cpp-python's dot admits a raw tab, a quote or a backslash."""
     from agentkit.models._toolcall import schema_grammar
