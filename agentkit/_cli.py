@@ -241,7 +241,7 @@ async def _stream_to_terminal(
 
 def cmd_models(args: argparse.Namespace) -> int:
     from .models import DEFAULT_MODEL_NAME, default_model_path, gpu_offload_supported
-    from .models._llamacpp import cpu_count
+    from .models._llamacpp_load import cpu_count
 
     info: dict[str, Any] = {"default": DEFAULT_MODEL_NAME}
     try:

@@ -66,7 +66,7 @@ def main() -> int:
     import llama_cpp
 
     from agentkit.models import default_model_path
-    from agentkit.models._llamacpp import cpu_count
+    from agentkit.models._llamacpp_load import cpu_count
 
     path = Path(args.model) if args.model else default_model_path()
     if not llama_cpp.llama_supports_gpu_offload():

@@ -18,7 +18,8 @@ from ._base import (
     Usage,
 )
 from ._default import DEFAULT_MODEL_NAME, default_model_path
-from ._llamacpp import LlamaCppModel, gpu_offload_supported, unload_all
+from ._llamacpp import LlamaCppModel
+from ._llamacpp_load import gpu_offload_supported, unload_all
 
 if TYPE_CHECKING:
     from ._openai import HTTPTimeouts, OpenAICompatibleModel

@@ -1,7 +1,7 @@
 """llama.cpp in process (llama-cpp-python), with agentkit's own tool calling.
 
-One `Llama` per (file, settings) is loaded once and shared. A `Llama` object must never be used by two
-threads at once (it crashes) nor by two interleaved streams (they corrupt each other), so each loaded model
+One `Llama` per (file, settings) is loaded once and shared (see `_llamacpp_load`). A `Llama` object must never
+be used by two threads at once (it crashes) nor by two interleaved streams (they corrupt each other), so each loaded model
 has one lock held for a whole generation, stream included. Generation runs in a worker thread and is fed to
 the event loop chunk by chunk; closing the stream stops generation at the next token and frees the lock.
 """
@@ -9,20 +9,15 @@ the event loop chunk by chunk; closing the stream stops generation at the next t
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._errors import ModelError, ModelNotFoundError, UserError
+from .._errors import ModelError, UserError
 from ._base import (
     FinishChunk,
     FinishReason,
@@ -33,7 +28,7 @@ from ._base import (
     Usage,
     check_model_requests_allowed,
 )
-from ._kvcache import KVStateCache
+from ._llamacpp_load import LoadedModel, check_gguf, cpu_count, gpu_offload_supported, is_loaded, load_model
 from ._toolcall import (
     CLOSE,
     OPEN,
@@ -43,136 +38,7 @@ from ._toolcall import (
     schema_grammar,
 )
 
-GGUF_MAGIC = b"GGUF"
 DEFAULT_MAX_TOKENS = 1024  # per response when settings.max_tokens is unset: a looping small model must stop somewhere
-
-# llama.cpp's CPU backend runs on OpenMP, whose idle threads spin briefly before sleeping. Measured here: on an
-# idle machine spinning decodes ~100 tok/s vs ~25 tok/s with OMP_WAIT_POLICY=PASSIVE; next to another busy
-# process it is the reverse (38 vs 49). We keep OpenMP's default; set OMP_WAIT_POLICY=PASSIVE (before starting
-# Python) on machines shared with other heavy work.
-
-
-def cpu_count() -> int:
-    """Cores this process may use (affinity-aware), not half of them as llama.cpp assumes."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def check_gguf(path: Path) -> None:
-    if not path.exists():
-        raise ModelNotFoundError(f"model file {path} does not exist; give the path of a .gguf file")
-    if not path.is_file():
-        raise ModelNotFoundError(f"model path {path} is not a file; give the path of a .gguf file")
-    with path.open("rb") as handle:
-        magic = handle.read(4)
-    if magic != GGUF_MAGIC:
-        raise ModelNotFoundError(
-            f"{path} is not a GGUF model (starts with {magic!r}, expected b'GGUF'); convert it with llama.cpp's "
-            "convert_hf_to_gguf.py or download a .gguf build"
-        )
-
-
-def gpu_offload_supported() -> bool:
-    import llama_cpp
-
-    return bool(llama_cpp.llama_supports_gpu_offload())
-
-
-@dataclass
-class _Loaded:
-    """A loaded model and the one thread that runs it.
-
-    llama.cpp's CPU backend uses OpenMP: every thread that calls into it gets its own team of workers, and idle
-    teams spin. Decoding from a different pool thread each time made generation ~3x slower on 2 cores than
-    from a single thread, so all work on a model happens on its own dedicated thread.
-    """
-
-    llm: Any
-    lock: threading.Lock
-    executor: ThreadPoolExecutor
-    formatter: Any
-    tool_role: str
-    load_seconds: float
-    bos_text: str
-    kv_cache: KVStateCache
-    key_space_guard: Any = None  # built on the first constrained turn: see _key_space_guard
-
-
-_CACHE: dict[tuple[Any, ...], _Loaded] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-@atexit.register
-def _close_all() -> None:
-    """Free models before interpreter teardown; llama-cpp-python's own __del__ fails once globals are gone."""
-    with _CACHE_LOCK:
-        for loaded in _CACHE.values():
-            with contextlib.suppress(Exception):  # best effort at exit
-                loaded.llm.close()
-        _CACHE.clear()
-    # llama-cpp-python keeps two /dev/null handles open for the process lifetime; close them quietly at exit.
-    utils = sys.modules.get("llama_cpp._utils")
-    for handle_name in ("outnull_file", "errnull_file"):
-        handle = getattr(utils, handle_name, None)
-        if handle is not None:
-            handle.close()
-
-
-def _load(
-    path: Path, n_ctx: int, n_threads: int, n_gpu_layers: int, seed: int, verbose: bool, *,
-    prompt_lookup: int = 0, kv_cache_bytes: int = 0,
-) -> _Loaded:
-    key = (str(path.resolve()), n_ctx, n_threads, n_gpu_layers, prompt_lookup)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            loaded = _CACHE[key]
-            loaded.kv_cache.grow(kv_cache_bytes)
-            return loaded
-        check_gguf(path)
-        try:
-            import llama_cpp
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise UserError("llama-cpp-python is not installed; run `make setup` (see README)") from exc
-        t0 = time.perf_counter()
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{path.stem[:20]}")
-        draft: Any = None
-        if prompt_lookup:
-            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-            draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
-        try:
-            llm = executor.submit(
-                llama_cpp.Llama, model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                n_gpu_layers=n_gpu_layers, seed=seed, verbose=verbose, draft_model=draft,
-            ).result()
-        except (ValueError, RuntimeError) as exc:
-            executor.shutdown(wait=False)
-            raise ModelError(f"llama.cpp could not load {path}: {exc} (is the file complete and a supported GGUF?)") from exc
-        template = llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise UserError(
-                f"{path.name} has no chat template in its metadata (a base model, not a chat model); "
-                "use an instruction-tuned GGUF"
-            )
-        eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
-        bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
-        formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-        tool_role = "tool" if "tool" in template else "user"
-        loaded = _Loaded(
-            llm, threading.Lock(), executor, formatter, tool_role, time.perf_counter() - t0, bos,
-            KVStateCache(kv_cache_bytes),
-        )
-        _CACHE[key] = loaded
-        return loaded
-
-
-def unload_all() -> None:
-    """Forget every loaded model (their memory is freed when no run still holds them)."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
 
 
 class LlamaCppModel:
@@ -212,9 +78,9 @@ class LlamaCppModel:
             return self._n_gpu_layers
         return -1 if gpu_offload_supported() else 0
 
-    def load(self) -> _Loaded:
+    def load(self) -> LoadedModel:
         """Load now (the first request would otherwise). Returns the shared handle."""
-        return _load(
+        return load_model(
             self.path, self.n_ctx, self.n_threads, self.n_gpu_layers, self.seed, self.verbose,
             prompt_lookup=self.prompt_lookup, kv_cache_bytes=self.kv_cache_bytes,
         )
@@ -234,7 +100,7 @@ class LlamaCppModel:
 
     @property
     def is_loaded(self) -> bool:
-        return any(k[0] == str(self.path.resolve()) for k in _CACHE)
+        return is_loaded(self.path)
 
     def count_tokens(self, text: str) -> int:
         return len(self.load().llm.tokenize(text.encode(), add_bos=False, special=True))
@@ -303,7 +169,7 @@ class LlamaCppModel:
             await asyncio.shield(worker) if not worker.done() else None
 
     def _generate(
-        self, loaded: _Loaded, prompt: str, request: ModelRequest, grammar_text: str | None,
+        self, loaded: LoadedModel, prompt: str, request: ModelRequest, grammar_text: str | None,
         tools: list[Any], choice: str, stop: threading.Event, emit: Any, submitted: float,
     ) -> None:
         """The model's thread: hold its lock for the whole generation. Queue wait counts from submission."""
@@ -318,7 +184,7 @@ class LlamaCppModel:
                 emit(("error", error))
 
     def _generate_locked(
-        self, loaded: _Loaded, prompt: str, request: ModelRequest, grammar_text: str | None,
+        self, loaded: LoadedModel, prompt: str, request: ModelRequest, grammar_text: str | None,
         tools: list[Any], choice: str, stop: threading.Event, emit: Any, queue_wait: float,
     ) -> None:
 
@@ -388,7 +254,7 @@ class LlamaCppModel:
         }))
 
     def _completion(
-        self, loaded: _Loaded, tokens: list[int], settings: Any, max_tokens: int, grammar: Any, stop: threading.Event,
+        self, loaded: LoadedModel, tokens: list[int], settings: Any, max_tokens: int, grammar: Any, stop: threading.Event,
         *, tools_offered: bool,
     ) -> Iterator[tuple[str, FinishReason | None]]:
         llm = loaded.llm
@@ -437,7 +303,7 @@ class LlamaCppModel:
             stream.close()
 
 
-def _key_space_guard(loaded: _Loaded) -> Any:
+def _key_space_guard(loaded: LoadedModel) -> Any:
     """Under a JSON grammar, forbid a whitespace-only token right after a token ending in `":` (a key's end).
 
     Why: vocabularies hold space+quote as one token ` "`, and models write `"key": "value"` as `":` ` "` ...; the
@@ -496,14 +362,3 @@ def _to_chunks(event: tuple[Any, ...], seen: set[int]) -> Iterator[ModelChunk]:
         yield ToolCallChunk(index=event[1], name=event[2])
     elif event[0] == "args":
         yield ToolCallChunk(index=event[1], arguments=event[2])
-
-
-def describe_build() -> str:
-    import llama_cpp
-
-    gpu = "GPU offload available" if gpu_offload_supported() else "CPU only"
-    return f"llama-cpp-python {llama_cpp.__version__} ({gpu}), {cpu_count()} threads"
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

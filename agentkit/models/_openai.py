@@ -13,7 +13,6 @@ import asyncio
 import codecs
 import contextlib
 import email.utils
-import ipaddress
 import math
 import os
 import random
@@ -25,6 +24,7 @@ from typing import Any, Literal
 import httpx
 
 from .._errors import ModelError, ModelTimeoutError, UserError
+from .._net import is_loopback
 from ._base import ModelChunk, ModelRequest, check_model_requests_allowed
 from ._chat_wire import ChunkAssembler, convert_messages, parse_json_data, server_message
 from ._sse import SSEDecoder
@@ -123,7 +123,7 @@ class OpenAICompatibleModel:
         self.response_format_style: ResponseFormatStyle = response_format_style
         self.extra_body = dict(extra_body or {})
         self._client = http_client
-        self._loopback = _is_loopback(url.host)
+        self._loopback = is_loopback(url.host)
 
     @property
     def name(self) -> str:
@@ -390,12 +390,3 @@ def _retry_after(value: str | None) -> float | None:
             return None
         seconds = when.timestamp() - time.time()
     return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
