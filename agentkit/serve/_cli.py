@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 from pathlib import Path
 from typing import Any
 
 from .._errors import UserError
+from .._net import is_loopback
 from ..models._base import Model
 
 
@@ -75,7 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not models and not agents:
         models = {"default": _default()}
     keys = KeyStore.load(args.keys) if args.keys else KeyStore()
-    if not len(keys) and not _is_loopback(args.host) and not args.no_auth:
+    if not len(keys) and not is_loopback(args.host) and not args.no_auth:
         raise UserError(f"serving on {args.host} without API keys would open the models to the network; "
                         "pass --keys FILE (see `agentkit serve-keys add`) or --no-auth")
     config = ServeConfig(max_body_bytes=args.max_body, max_queue=args.max_queue, max_tokens_cap=args.max_tokens)
@@ -92,15 +92,6 @@ def _default() -> Model:
 
     return LlamaCppModel(default_model_path(), name=DEFAULT_MODEL_NAME, kv_cache_bytes=DEFAULT_KV_CACHE_BYTES,
                          parallel_calls=False)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def cmd_keys(args: argparse.Namespace) -> int:

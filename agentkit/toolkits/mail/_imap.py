@@ -22,6 +22,7 @@ from email import policy
 from typing import Any
 
 from ..._errors import UserError
+from ..._net import is_loopback
 from .._addresses import bare_address
 from ._folders import newest_drafts, newest_first, refuse_second_trashing, require_drafts_folder
 from ._model import (
@@ -36,7 +37,7 @@ from ._model import (
     to_draft,
     to_message,
 )
-from ._smtp import Security, SmtpTransport, is_loopback
+from ._smtp import Security, SmtpTransport
 
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")

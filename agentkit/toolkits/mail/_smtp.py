@@ -7,7 +7,6 @@ cross a network in clear text.
 
 from __future__ import annotations
 
-import ipaddress
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -15,18 +14,10 @@ from email.message import EmailMessage
 from typing import Literal
 
 from ..._errors import UserError
+from ..._net import is_loopback
 from ._model import MailError, without_bcc
 
 Security = Literal["ssl", "starttls", "none"]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass
