@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,8 @@ from agentkit import Agent, ModelRetry, ToolResultMessage
 from agentkit.testing import ScriptedModel, call, text
 from agentkit.toolkits import load_toolkit
 from agentkit.toolkits.code import Config, TestReport, run_test_command
+
+from .canaries import host_canaries
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is needed: apt-get install bubblewrap")
 
@@ -100,35 +99,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         "from calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n\n"
         "def test_add_wrong():\n    assert add(2, 2) == 5, 'two and two'\n"
     )
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(4)
-    server.settimeout(0.2)
-    accepted: list[int] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            accepted.append(1)
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    hostile = HOSTILE_TESTS.replace("@PORT@", str(server.getsockname()[1])).replace("@OUTSIDE@", str(outside))
-    hostile = hostile.replace("@PROJECT@", str(root))
-    (root / "tests" / "test_hostile.py").write_text(hostile.replace("@PID@", str(os.getpid())))
-    os.environ["AGENTKIT_CANARY"] = secrets.token_hex(8)
-    try:
-        yield {"root": root, "accepted": accepted}
-    finally:
-        os.environ.pop("AGENTKIT_CANARY", None)
-        stop.set()
-        thread.join()
-        server.close()
+    with host_canaries() as canaries:
+        hostile = HOSTILE_TESTS.replace("@PORT@", str(canaries.port)).replace("@OUTSIDE@", str(outside))
+        hostile = hostile.replace("@PROJECT@", str(root))
+        (root / "tests" / "test_hostile.py").write_text(hostile.replace("@PID@", str(os.getpid())))
+        yield {"root": root, "accepted": canaries.accepted}
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +22,8 @@ import pytest
 
 from agentkit.toolkits.sandbox import Sandbox, SandboxLimits, SandboxResult
 from agentkit.toolkits.sandbox._process import Outcome
+
+from .canaries import host_canaries
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is needed: apt-get install bubblewrap")
 
@@ -183,34 +183,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     outside = tmp_path_factory.mktemp("outside")
     (outside / "secret.txt").write_text("host secret")
     sleeper = subprocess.Popen(["sleep", "120"])
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    server.settimeout(0.2)
-    accepted: list[int] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            accepted.append(1)
-            conn.close()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    canary = "CANARY_" + secrets.token_hex(8)
-    os.environ["AGENTKIT_CANARY"] = canary
     try:
-        yield {"outside": str(outside), "pid": str(sleeper.pid), "port": str(server.getsockname()[1]),
-               "canary": canary, "accepted": accepted}  # type: ignore[dict-item]
+        with host_canaries() as canaries:
+            yield {"outside": str(outside), "pid": str(sleeper.pid), "port": str(canaries.port),
+                   "canary": canaries.secret, "accepted": canaries.accepted}  # type: ignore[dict-item]
     finally:
-        os.environ.pop("AGENTKIT_CANARY", None)
-        stop.set()
-        thread.join()
-        server.close()
         sleeper.kill()
         sleeper.wait()
 
