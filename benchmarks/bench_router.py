@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentkit.router import INTENTS, ModelRegistry, Router, RoutingDecision, train
-from agentkit.router._dataset import LabelledRequest, folds, load_labelled, training_pairs
+from agentkit.router import INTENTS, ModelRegistry, Router, RoutingDecision
+from agentkit.router._dataset import LabelledRequest, cross_validate, load_labelled
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -73,19 +73,12 @@ def report(title: str, rows: Sequence[LabelledRequest], decisions: Sequence[Rout
 
 
 def cross_validation(rows: Sequence[LabelledRequest], k: int) -> None:
-    hits_router = hits_classifier = hits_rules = 0
-    scored = [r for r in rows if not r.abstain]
+    scored = [h for h in cross_validate(rows, k, lambda c: Router(classifier=c, use_model=False).route)
+              if not h.row.abstain]
     rules_only = Router(use_classifier=False, use_model=False)
-    for train_rows, test_rows in folds(rows, k):
-        classifier = train(training_pairs(train_rows))
-        router = Router(classifier=classifier, use_model=False)
-        for row in test_rows:
-            if row.abstain:
-                continue
-            predicted = classifier.predict(row.prompt)
-            hits_classifier += max(predicted, key=predicted.__getitem__) == row.intent
-            hits_router += router.route(row.prompt).intent == row.intent
-            hits_rules += rules_only.route(row.prompt).intent == row.intent
+    hits_router = sum(h.decision.intent == h.row.intent for h in scored)
+    hits_classifier = sum(h.classifier_intent == h.row.intent for h in scored)
+    hits_rules = sum(rules_only.route(h.row.prompt).intent == h.row.intent for h in scored)
     print(f"\n== held-out ({k}-fold cross-validation, classifier retrained per fold)")
     print(f"full router         {pct(hits_router, len(scored))}")
     print(f"classifier alone    {pct(hits_classifier, len(scored))}")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from agentkit.router import Router, train
-from agentkit.router._dataset import folds, load_labelled, training_pairs
+from agentkit.router._dataset import cross_validate, load_labelled, training_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data" / "routing_set.jsonl"
@@ -29,16 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_labelled(args.data)
     scored = [r for r in rows if not r.abstain]
     if args.folds:
-        hits_classifier = hits_router = 0
-        for train_rows, test_rows in folds(rows, args.folds):
-            classifier = train(training_pairs(train_rows))
-            router = Router(classifier=classifier, use_model=False)
-            for row in test_rows:
-                if row.abstain:
-                    continue
-                predicted = classifier.predict(row.prompt)
-                hits_classifier += max(predicted, key=predicted.__getitem__) == row.intent
-                hits_router += router.route(row.prompt).intent == row.intent
+        held = cross_validate(rows, args.folds, lambda c: Router(classifier=c, use_model=False).route)
+        hits_classifier = sum(h.classifier_intent == h.row.intent for h in held if not h.row.abstain)
+        hits_router = sum(h.decision.intent == h.row.intent for h in held if not h.row.abstain)
         print(f"{args.folds}-fold held-out intent accuracy: classifier alone {hits_classifier / len(scored):.3f}, "
               f"full router {hits_router / len(scored):.3f} ({len(scored)} requests)")
     classifier = train(training_pairs(rows))

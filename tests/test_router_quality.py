@@ -12,12 +12,13 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentkit import UserError
 from agentkit.router import INTENTS, IntentClassifier, Router, default_classifier, train
-from agentkit.router._dataset import LabelledRequest, folds, load_labelled, training_pairs
+from agentkit.router._dataset import LabelledRequest, cross_validate, folds, load_labelled, training_pairs
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
 
@@ -99,3 +100,29 @@ def test_labelled_file_errors_name_the_line(tmp_path: Path) -> None:
                     '"needs_fresh_data": false}\n{"id": "2", "prompt": "y", "language": "de"}\n')
     with pytest.raises(UserError, match=r"set.jsonl:2"):
         load_labelled(path)
+
+
+def test_cross_validation_judges_each_request_once_with_a_classifier_that_never_saw_it(
+    labelled: list[LabelledRequest],
+) -> None:
+    rows = labelled[::4]  # small folds train fast; the point is the bookkeeping
+    seen: list[set[str]] = []
+
+    def router_for(classifier: IntentClassifier) -> Any:
+        seen.append(set())
+
+        def route(prompt: str) -> Any:
+            seen[-1].add(prompt)
+            return Router(classifier=classifier, use_model=False).route(prompt)
+
+        return route
+
+    held = cross_validate(rows, 3, router_for)
+    assert [h.row.id for h in held] == [r.id for r in rows]  # every request once, in the set's order
+    assert len(seen) == 3
+    assert sum(len(s) for s in seen) == len({r.prompt for r in rows})
+    for (train_rows, test_rows), judged in zip(folds(rows, 3), seen, strict=True):
+        assert judged == {r.prompt for r in test_rows}
+        assert not judged & {r.prompt for r in train_rows}
+    scored = [h for h in held if not h.row.abstain]
+    assert sum(h.decision.intent == h.row.intent for h in scored) / len(scored) > 0.9

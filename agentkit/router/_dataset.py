@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -68,14 +69,26 @@ def folds(rows: Sequence[LabelledRequest], k: int) -> list[tuple[list[LabelledRe
     ]
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """One request judged by a classifier that never saw it: the classifier's own pick and the router's."""
+
+    row: LabelledRequest
+    classifier_intent: Intent
+    decision: RoutingDecision
+
+
 def cross_validate(
-    rows: Sequence[LabelledRequest], k: int,
-    route_with: Callable[[IntentClassifier, LabelledRequest], RoutingDecision],
-) -> list[tuple[LabelledRequest, RoutingDecision]]:
-    """Route every request with a classifier trained on the other folds only (no request sees itself)."""
-    results: list[tuple[LabelledRequest, RoutingDecision]] = []
+    rows: Sequence[LabelledRequest], k: int, router_for: Callable[[IntentClassifier], Callable[[str], RoutingDecision]],
+) -> list[HeldOut]:
+    """Judge every request with a classifier trained on the other folds only, in the order of `rows`.
+    `router_for` builds the router around each fold's classifier (e.g. `lambda c: Router(classifier=c).route`)."""
+    results: list[HeldOut] = []
     for train_rows, test_rows in folds(rows, k):
         classifier = train(training_pairs(train_rows))
-        results.extend((row, route_with(classifier, row)) for row in test_rows)
+        route = router_for(classifier)
+        for row in test_rows:
+            scores = classifier.predict(row.prompt)
+            results.append(HeldOut(row, max(scores, key=scores.__getitem__), route(row.prompt)))
     order = {r.id: i for i, r in enumerate(rows)}
-    return sorted(results, key=lambda pair: order[pair[0].id])
+    return sorted(results, key=lambda held: order[held.row.id])
