@@ -401,3 +401,11 @@ DTEND:20250310T120000Z""")
         assert [e["title"] for e in json.loads(listing.content)["events"]] == ["Project review", "Free prize briefing"]
     config = load_toolkit("calendar", {"backend": {"path": str(path)}, "owner": ["emma@corp.example"]})
     assert {t.name for t in config} >= {"list_events", "invite_to_event"}
+
+
+async def test_a_preview_of_a_call_that_cannot_run_says_why(tmp_path: Path) -> None:
+    tools = tools_for(write(tmp_path, WEEKLY_NEW_YORK))
+    unknown = await tools["update_event"].render_preview({"event_id": "nope", "title": "x"})
+    assert unknown.startswith("This call will be refused, nothing will change: There is no event with event_id 'nope'")
+    invalid = await tools["create_event"].render_preview({"title": "x"})
+    assert invalid.startswith("This call will be refused, nothing will change: invalid arguments (2 problems)")

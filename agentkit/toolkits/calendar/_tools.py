@@ -16,17 +16,17 @@ Every previewed call shows the event exactly as it will be written, in the zone 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from ..._errors import ModelRetry
 from ..._tools import Tool, ToolReturn, tool
 from .._addresses import bare_address, validate_recipients
+from .._preview import preview_call
 from ._model import (
     CalendarBackend,
     CalendarEvent,
@@ -85,24 +85,6 @@ def _render(event: CalendarEvent, tz: tzinfo | None) -> dict[str, Any]:
 
 def _event_zone(start: datetime, timezone: str | None) -> str | None:
     return zone_name(start.tzinfo) or (zone(timezone).key if timezone else None)
-
-
-def _refused(exc: BaseException) -> str:
-    if isinstance(exc, ModelRetry):
-        return f"This call will be refused, nothing will change: {exc.message}"
-    if isinstance(exc, ValidationError):
-        return f"This call will be refused, nothing will change: invalid arguments ({exc.error_count()} problems)."
-    return f"This call will be refused or fail, nothing will change: {type(exc).__name__}: {exc}"
-
-
-async def _preview(target: Tool, arguments: dict[str, Any], render: Callable[..., str]) -> str:
-    """Previews never raise: a call that would be refused says so, with the reason."""
-    try:
-        parsed = target.validate(arguments)
-        kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
-        return await asyncio.to_thread(render, **kwargs)
-    except Exception as exc:
-        return _refused(exc)
 
 
 def calendar_tools(
@@ -247,7 +229,7 @@ def calendar_tools(
         def render(**kwargs: Any) -> str:
             return f"Create this event in the {backend.description}:\n{plan_create(**kwargs).describe()}"
 
-        return await _preview(create_event, arguments, render)
+        return await preview_call(create_event, arguments, render)
 
     @tool(effect="write")
     def update_event(
@@ -285,7 +267,7 @@ def calendar_tools(
             return (f"Change this event{series} in the {backend.description}:\n{current.describe()}\n\n"
                     f"It will become:\n{after.describe()}{note}")
 
-        return await _preview(update_event, arguments, render)
+        return await preview_call(update_event, arguments, render)
 
     @tool(effect="send")
     def invite_to_event(event_id: EventId, attendees: Attendees) -> dict[str, Any]:
@@ -313,7 +295,7 @@ def calendar_tools(
                 how = f"The {backend.description} only records them; no invitation leaves this machine."
             return f"Invite {', '.join(people)} to:\n{current.describe()}\n\n{how}"
 
-        return await _preview(invite_to_event, arguments, render)
+        return await preview_call(invite_to_event, arguments, render)
 
     @tool(effect="destructive")
     def delete_event(event_id: EventId) -> str:
@@ -336,6 +318,6 @@ def calendar_tools(
                          if backend.sends_invitations else "\nIts attendees are not notified.")
             return f"Delete this event{series} from the {backend.description}:\n{current.describe()}{notes}"
 
-        return await _preview(delete_event, arguments, render)
+        return await preview_call(delete_event, arguments, render)
 
     return [list_events, free_busy, create_event, update_event, invite_to_event, delete_event]

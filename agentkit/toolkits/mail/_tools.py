@@ -13,15 +13,15 @@ to exactly the recipients shown; editing a draft elsewhere gives it a new digest
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BeforeValidator, Field
 
 from ..._errors import ModelRetry
 from ..._tools import Tool, ToolReturn, tool
 from .._addresses import is_address, validate_recipients
+from .._preview import preview_call
 from ._model import Draft, MailBackend, MailMessage, MailNotFoundError, MailSummary, snippet, split_handle
 
 
@@ -67,20 +67,6 @@ def _draft(item: Draft) -> dict[str, Any]:
         shown["cc"] = list(item.cc)
     shown.update({"subject": item.subject, "snippet": snippet(item.body)})
     return shown
-
-
-async def _preview(target: Tool, arguments: dict[str, Any], render: Callable[..., str]) -> str:
-    """Previews never raise: a call that would be refused says so, with the reason."""
-    try:
-        parsed = target.validate(arguments)
-        kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
-        return await asyncio.to_thread(render, **kwargs)
-    except ModelRetry as exc:
-        return f"This call will be refused, nothing will happen: {exc.message}"
-    except ValidationError as exc:
-        return f"This call will be refused, nothing will happen: invalid arguments ({exc.error_count()} problems)."
-    except Exception as exc:
-        return f"This call will fail, nothing will happen: {type(exc).__name__}: {exc}"
 
 
 def mail_tools(backend: MailBackend, *, max_body_chars: int = 20_000) -> list[Tool]:
@@ -181,7 +167,7 @@ def mail_tools(backend: MailBackend, *, max_body_chars: int = 20_000) -> list[To
         def render(**kwargs: Any) -> str:
             return f"Save this draft in {backend.description} (nothing is sent):\n\n{plan_draft(**kwargs).render()}"
 
-        return await _preview(draft_mail, arguments, render)
+        return await preview_call(draft_mail, arguments, render)
 
     @tool(effect="send")
     def send_mail(draft_id: Annotated[str, Field(min_length=1, max_length=1000)]) -> str:
@@ -202,7 +188,7 @@ def mail_tools(backend: MailBackend, *, max_body_chars: int = 20_000) -> list[To
             return (f"Send this e-mail now, via {backend.transport}, to {', '.join(draft.recipients)}:\n\n"
                     f"{draft.render()}")
 
-        return await _preview(send_mail, arguments, render)
+        return await preview_call(send_mail, arguments, render)
 
     @tool(effect="destructive")
     def delete_mail(message_id: MessageId) -> str:
@@ -233,6 +219,6 @@ def mail_tools(backend: MailBackend, *, max_body_chars: int = 20_000) -> list[To
                     f"From: {message.sender}\nTo: {', '.join(message.to)}{cc}\nDate: {message.date}\n"
                     f"Subject: {message.subject}\n\n{start}")
 
-        return await _preview(delete_mail, arguments, render)
+        return await preview_call(delete_mail, arguments, render)
 
     return [search_mail, read_mail, list_drafts, draft_mail, send_mail, delete_mail]
