@@ -107,6 +107,11 @@ class ToolReturn:
     value: Any
     vouched: Sequence[str] = ()
 
+    def __post_init__(self) -> None:
+        if isinstance(self.vouched, str | bytes) or not isinstance(self.vouched, Sequence):
+            raise UserError(f"ToolReturn(vouched=...) takes a list of values, e.g. ['ana@example.org']; "
+                            f"got {type(self.vouched).__name__}")
+
 
 def render_result(value: Any) -> str:
     """Tool return value -> the text the model reads."""

@@ -399,8 +399,9 @@ DTEND:20250310T120000Z""")
         [listing] = [m for m in result.messages if isinstance(m, ToolResultMessage)]
         assert listing.vouched == vouched  # an invitation from outside vouches for nobody
         assert [e["title"] for e in json.loads(listing.content)["events"]] == ["Project review", "Free prize briefing"]
-    config = load_toolkit("calendar", {"backend": {"path": str(path)}, "owner": ["emma@corp.example"]})
-    assert {t.name for t in config} >= {"list_events", "invite_to_event"}
+    for owner_option in (["emma@corp.example"], "emma@corp.example"):  # one address may be written alone
+        loaded = {t.name: t for t in load_toolkit("calendar", {"backend": {"path": str(path)}, "owner": owner_option})}
+        assert loaded["list_events"].function(**window).vouched == ["ana@client.example"]
 
 
 async def test_a_preview_of_a_call_that_cannot_run_says_why(tmp_path: Path) -> None:

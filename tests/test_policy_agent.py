@@ -21,6 +21,7 @@ from agentkit import (
     ToolCall,
     ToolResultMessage,
     ToolReturn,
+    UserError,
     approve_all,
     deny_all,
     tool,
@@ -339,3 +340,8 @@ def test_a_vouched_recipient_goes_through_unattended_an_injected_one_never() -> 
         assert ATTACKER in listing.content  # the text itself is untouched and untrusted
         restored = RunState.load(result.state.dump())  # a saved state keeps what was vouched for
         assert any(isinstance(m, ToolResultMessage) and m.vouched == [COLLEAGUE] for m in restored.messages)
+
+
+def test_tool_return_refuses_a_bare_string_of_vouched_values() -> None:
+    with pytest.raises(UserError, match=r"takes a list of values"):
+        ToolReturn("listing", vouched="ana@client.example")  # a str is a Sequence[str]: it would vouch letter by letter

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from platformdirs import user_data_path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ..._errors import ModelRetry, UserError
 from ..._tools import Tool
@@ -73,7 +73,7 @@ class Config(BaseModel):
     default_timezone: str | None = Field(
         default=None, description="IANA zone for times given without offset or timezone (else they are refused)"
     )
-    owner: list[str] = Field(
+    owner: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] = Field(
         default_factory=list,
         description="your own addresses: the attendees of events you organise are vouched for, so a policy "
         "pack may let an agent invite or mail them (see policies/README.md, provenance)",
