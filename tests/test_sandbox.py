@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from agentkit.testing import ScriptedModel, call, text
 from agentkit.toolkits import load_toolkit
 from agentkit.toolkits.sandbox import Sandbox, SandboxLimits, SandboxUnavailable
 from agentkit.toolkits.sandbox._cli import register
-from agentkit.toolkits.sandbox._jail import Jail, ResourceLimits
+from agentkit.toolkits.sandbox._jail import RUN_UIDS, Jail, ResourceLimits, borrowed_uid
 from agentkit.toolkits.sandbox._seccomp import filter_program
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is needed: apt-get install bubblewrap")
@@ -241,3 +244,54 @@ def test_agentkit_sandbox_command(tmp_path: Path) -> None:
                                 capture_output=True, text=True, timeout=120, check=False)
     assert from_stdin.returncode == 1
     assert json.loads(from_stdin.stdout)["error"]["type"] == "ZeroDivisionError"
+
+
+def test_borrowed_uids_are_unprivileged_unknown_and_distinct() -> None:
+    with borrowed_uid() as first, borrowed_uid() as second:
+        assert first != second
+        assert all(uid in RUN_UIDS for uid in (first, second))
+        assert not any(uid in (first, second) for uid in _processes_of(RUN_UIDS))  # no process holds them
+    with pytest.raises(ValueError, match="borrowed uid"):
+        Jail(bwrap="bwrap", host_is_root=True).command(["true"], ResourceLimits(1, 1 << 20, 1, 8, 1))
+
+
+def _processes_of(uids: range) -> dict[int, list[int]]:
+    """Host pids by uid, for the uids in `uids`: what the kernel counts against RLIMIT_NPROC."""
+    found: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                uid = entry.stat().st_uid
+            except OSError:
+                continue
+            if uid in uids:
+                found.setdefault(uid, []).append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a root host runs each program as a uid of its own")
+def test_a_fork_bomb_does_not_starve_a_concurrent_run(sandbox: Sandbox) -> None:
+    """RLIMIT_NPROC counts per uid across the machine: one shared uid let a bomb stop every other run's fork."""
+    jail = sandbox.jail()
+    limits = ResourceLimits(cpu_s=30, memory_bytes=256 << 20, file_size_bytes=1 << 20, open_files=64, processes=6)
+    bomb = ("import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
+            "    except OSError:\n        time.sleep(60)")
+    python = [str(sandbox.python), "-I", "-S", "-c"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(jail.run, [*python, bomb], limits, stdin=lambda _fd: b"", timeout_s=60,
+                            output_bytes=10_000)
+        deadline = time.monotonic() + 30
+        while not (full := [p for p in _processes_of(RUN_UIDS).values() if len(p) >= limits.processes]):
+            assert not first.done(), f"the bomb ended early: {first.result()}"
+            assert time.monotonic() < deadline, "the bomb never reached its process limit"
+            time.sleep(0.05)
+        try:
+            second = jail.run([*python, "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\n"
+                               "os.waitpid(pid, 0)\nprint('forked')"], limits, stdin=lambda _fd: b"",
+                              timeout_s=30, output_bytes=10_000)
+        finally:
+            for pid in full[0]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        assert second.stdout == b"forked\n", second.stderr
+        assert not first.result(timeout=30).timed_out  # killed above, not left to the wall clock

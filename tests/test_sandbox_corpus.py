@@ -142,7 +142,7 @@ RAW: list[tuple[str, str, str]] = [
                 "else 'CONTAINED')", "ok"),
     ("raw-env", "import os\nprint('ESCAPED' if any('CANARY' in k for k in os.environ) else 'CONTAINED')", "ok"),
     ("raw-uid", "import os\ntry:\n    os.setuid(0); print('ESCAPED')\nexcept OSError:\n"
-                "    print('CONTAINED' if os.getuid() == 65534 else 'ESCAPED')", "ok"),
+                "    print('CONTAINED' if os.getuid() not in (0, @HOSTUID@) else 'ESCAPED')", "ok"),
     ("raw-network", "import socket\ntry:\n    socket.create_connection(('127.0.0.1', @PORT@), timeout=0.5)\n"
                     "    print('ESCAPED')\nexcept OSError:\n    print('CONTAINED')", "ok"),
     ("raw-kill-host", "import os\ntry:\n    os.kill(@PID@, 9); print('ESCAPED')\nexcept OSError:\n"
@@ -193,7 +193,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 def _fill(code: str, world: dict[str, str]) -> str:
-    return code.replace("@OUTSIDE@", world["outside"]).replace("@PID@", world["pid"]).replace("@PORT@", world["port"])
+    for key, value in (("@OUTSIDE@", world["outside"]), ("@PID@", world["pid"]), ("@PORT@", world["port"]),
+                       ("@HOSTUID@", str(os.getuid()))):
+        code = code.replace(key, value)
+    return code
 
 
 MARK = "corpus-" + secrets.token_hex(6)  # in every raw probe's command line, to find any survivor

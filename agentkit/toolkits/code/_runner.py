@@ -1,6 +1,6 @@
 """The "code" toolkit: `run_tests` runs a project's test command in the sandbox and summarises the result.
 
-Where the code runs: the same bubblewrap jail as the Python sandbox (no network, uid 65534, no capabilities,
+Where the code runs: the same bubblewrap jail as the Python sandbox (no network, an unprivileged uid, no capabilities,
 seccomp filter, resource limits, wall-clock timeout, output cap), without RestrictedPython since tests are
 ordinary programs. The host stages a world-readable copy of the project (regular files and symlinks only,
 VCS/venv/cache directories left out, size-capped) so the unprivileged uid can read it whatever the original

@@ -4,20 +4,30 @@
       prlimit --as --cpu --fsize --nofile --core [--nproc]      per-process limits, inherited by everything below
         bwrap --unshare-pid/net/ipc/uts/cgroup --die-with-parent --new-session --clearenv
               read-only /usr and interpreter, private tmpfs, nothing else of the host
-          setpriv --reuid 65534 ...  (host is root)             a real unprivileged uid: RLIMIT_NPROC applies,
+          setpriv --reuid UID ...  (host is root)               a real unprivileged uid: RLIMIT_NPROC applies,
           or bwrap --unshare-user --uid 65534 (host not root)   no capabilities, no new privileges
             the program
 
 Why not `bwrap --unshare-user --uid 65534` as root: the uid inside maps back to root outside, and the kernel
 does not enforce RLIMIT_NPROC for root. So a root host keeps the user namespace off and drops to a real
 unprivileged uid with `setpriv` inside the mount/pid/net namespaces instead.
+
+Why a fresh UID per run on a root host: RLIMIT_NPROC counts every process of a uid on the whole machine. With
+one shared uid, a fork bomb in one run (stopped at its limit) would leave the other runs of the moment unable
+to start a single process. Each run borrows a uid that no account, no subordinate-id range and no other run
+holds, from `RUN_UIDS`, and gives it back when its process tree is gone.
 """
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import random
 import shutil
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +36,57 @@ from ._process import Outcome, run_process
 from ._seccomp import filter_fd
 
 INSTALL_BWRAP = "apt-get install bubblewrap"
-SANDBOX_UID = 65534  # "nobody": owns nothing on the host
+SANDBOX_UID = 65534  # "nobody" inside a user namespace (host not root)
+RUN_UIDS = range(1_900_000_000, 2_000_000_000)  # far above accounts and the usual subordinate-id ranges
+_BORROWED: set[int] = set()
+_BORROW_LOCK = threading.Lock()
+
+
+def _subordinate_ranges() -> list[range]:
+    """The uid/gid ranges /etc/subuid and /etc/subgid hand to containers (their processes hold those ids)."""
+    ranges: list[range] = []
+    for path in ("/etc/subuid", "/etc/subgid"):
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.strip().split(":")
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                ranges.append(range(int(parts[1]), int(parts[1]) + int(parts[2])))
+    return ranges
+
+
+def _known_id(number: int) -> bool:
+    try:
+        pwd.getpwuid(number)
+        return True
+    except KeyError:
+        pass
+    try:
+        grp.getgrgid(number)
+        return True
+    except KeyError:
+        return False
+
+
+@contextmanager
+def borrowed_uid() -> Iterator[int]:
+    """A uid (used as the gid too) that nothing else on the host holds, for the length of one run."""
+    taken = _subordinate_ranges()
+    with _BORROW_LOCK:
+        for _ in range(1000):
+            uid = random.choice(RUN_UIDS)
+            if uid not in _BORROWED and not any(uid in r for r in taken) and not _known_id(uid):
+                _BORROWED.add(uid)
+                break
+        else:  # pragma: no cover - a hundred million ids all claimed
+            raise SandboxUnavailable(f"no free uid in {RUN_UIDS.start}-{RUN_UIDS.stop - 1} to run the sandbox as")
+    try:
+        yield uid
+    finally:
+        with _BORROW_LOCK:
+            _BORROWED.discard(uid)
 
 
 class SandboxUnavailable(UserError):
@@ -104,7 +164,6 @@ class Jail:
     chdir: str = "/tmp"
     proc: bool = False
     dev: bool = False
-    uid: int = SANDBOX_UID
     host_is_root: bool = field(default_factory=lambda: os.geteuid() == 0)
 
     def add_ro(self, source: str | Path, dest: str | Path | None = None) -> None:
@@ -126,17 +185,22 @@ class Jail:
                 parent = parent.parent
         return sorted(needed, key=lambda p: (p.count("/"), p))
 
-    def command(self, inner: Sequence[str], limits: ResourceLimits, *, seccomp_fd: int | None = None) -> list[str]:
+    def command(
+        self, inner: Sequence[str], limits: ResourceLimits, *, seccomp_fd: int | None = None, uid: int | None = None,
+    ) -> list[str]:
         """The full argv: prlimit -> bwrap -> (setpriv | prlimit --nproc) -> inner.
 
         `seccomp_fd`: a readable fd holding a compiled filter (see `_seccomp`); the caller passes it on.
+        `uid`: the host uid to run as on a root host (see `borrowed_uid`); required there.
         """
+        if self.host_is_root and uid is None:
+            raise ValueError("a root host runs the program as a borrowed uid: pass uid= (see borrowed_uid)")
         prlimit = find_tool("prlimit")
         argv = [prlimit, *limits.prlimit_args(with_nproc=self.host_is_root), "--", self.bwrap]
         argv += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                  "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
         if not self.host_is_root:
-            argv += ["--unshare-user", "--uid", str(self.uid), "--gid", str(self.uid), "--disable-userns"]
+            argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
         argv += _mount_args_for_system()
         # Parents before children: a private tmpfs on /tmp must not hide a bind below it (a project or virtualenv
         # living under /tmp, as in a CI checkout), so every mount is ordered by the depth of its destination.
@@ -162,7 +226,7 @@ class Jail:
             argv += ["--setenv", key, value]
         argv += ["--chdir", self.chdir, "--"]
         if self.host_is_root:
-            argv += [find_tool("setpriv"), f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
+            argv += [find_tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                      "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
         else:
             argv += [prlimit, f"--nproc={limits.processes}", "--"]
@@ -175,9 +239,10 @@ class Jail:
         """Run `inner` in this jail under `limits`, with the seccomp filter, the wall clock and the output cap."""
         seccomp = filter_fd()
         try:
-            argv = self.command(inner, limits, seccomp_fd=seccomp)
-            return run_process(argv, stdin=stdin, timeout_s=timeout_s, output_bytes=output_bytes, cwd="/", env={},
-                               result_bytes=result_bytes, pass_fds=() if seccomp is None else (seccomp,))
+            with borrowed_uid() as uid:
+                argv = self.command(inner, limits, seccomp_fd=seccomp, uid=uid if self.host_is_root else None)
+                return run_process(argv, stdin=stdin, timeout_s=timeout_s, output_bytes=output_bytes, cwd="/",
+                                   env={}, result_bytes=result_bytes, pass_fds=() if seccomp is None else (seccomp,))
         finally:
             if seccomp is not None:
                 os.close(seccomp)

@@ -3,7 +3,7 @@
 Layers, outermost first (each one alone has been seen to leak; together they hold the corpus in the tests):
 1. resource limits (address space, CPU seconds, file size, open files, processes, no core dumps);
 2. bubblewrap: new pid/net/ipc/uts namespaces, no network, read-only /usr and interpreter, a private 16 MB
-   /tmp, no /proc, no /dev, an empty environment, uid 65534 with no capabilities (see `_jail`);
+   /tmp, no /proc, no /dev, an empty environment, an unprivileged uid with no capabilities (see `_jail`);
 3. RestrictedPython with a function-only namespace (see `_runner`);
 4. the host's wall-clock timeout and output cap, which kill the whole process group.
 """

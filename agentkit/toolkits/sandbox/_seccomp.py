@@ -1,7 +1,7 @@
 """A small seccomp filter handed to bubblewrap (`--seccomp FD`): the syscalls a sandboxed program never needs.
 
-Found by attacking the sandbox: on a root host the program runs as uid 65534 *without* a user namespace (so
-that RLIMIT_NPROC holds), and an unprivileged process may still create its own user namespace with
+Found by attacking the sandbox: on a root host the program runs as an unprivileged uid *without* a user
+namespace (so that RLIMIT_NPROC holds), and an unprivileged process may still create its own user namespace with
 `unshare(CLONE_NEWUSER)`. It gains nothing on the host's files there, but it opens a large kernel surface.
 The filter refuses that, 32-bit syscall entry points (which would bypass a filter keyed on 64-bit numbers),
 and a few kernel interfaces with a history of privilege escalations. Classic BPF, written out by hand.
