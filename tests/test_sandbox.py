@@ -255,17 +255,17 @@ def test_borrowed_uids_are_unprivileged_unknown_and_distinct() -> None:
         Jail(bwrap="bwrap", host_is_root=True).command(["true"], ResourceLimits(1, 1 << 20, 1, 8, 1))
 
 
-def _processes_of(uids: range) -> dict[int, list[int]]:
-    """Host pids by uid, for the uids in `uids`: what the kernel counts against RLIMIT_NPROC."""
+def _processes_of(uids: range, marker: str = "") -> dict[int, list[int]]:
+    """Host pids by uid, for the uids in `uids` (and a command line holding `marker`): what RLIMIT_NPROC counts."""
     found: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 uid = entry.stat().st_uid
+                if uid in uids and marker.encode() in (entry / "cmdline").read_bytes():
+                    found.setdefault(uid, []).append(int(entry.name))
             except OSError:
                 continue
-            if uid in uids:
-                found.setdefault(uid, []).append(int(entry.name))
     return found
 
 
@@ -274,14 +274,16 @@ def test_a_fork_bomb_does_not_starve_a_concurrent_run(sandbox: Sandbox) -> None:
     """RLIMIT_NPROC counts per uid across the machine: one shared uid let a bomb stop every other run's fork."""
     jail = sandbox.jail()
     limits = ResourceLimits(cpu_s=30, memory_bytes=256 << 20, file_size_bytes=1 << 20, open_files=64, processes=6)
-    bomb = ("import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
+    marker = f"bomb-{os.getpid()}-{time.monotonic_ns()}"
+    bomb = (f"# {marker}\nimport os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            time.sleep(60)\n"
             "    except OSError:\n        time.sleep(60)")
     python = [str(sandbox.python), "-I", "-S", "-c"]
     with ThreadPoolExecutor(max_workers=1) as pool:
         first = pool.submit(jail.run, [*python, bomb], limits, stdin=lambda _fd: b"", timeout_s=60,
                             output_bytes=10_000)
         deadline = time.monotonic() + 30
-        while not (full := [p for p in _processes_of(RUN_UIDS).values() if len(p) >= limits.processes]):
+        while not (full := [p for p in _processes_of(RUN_UIDS, marker).values()
+                              if len(p) >= limits.processes]):
             assert not first.done(), f"the bomb ended early: {first.result()}"
             assert time.monotonic() < deadline, "the bomb never reached its process limit"
             time.sleep(0.05)
