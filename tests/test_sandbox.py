@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,9 +21,9 @@ from pydantic import ValidationError
 from agentkit import Agent, CorrectionSent, ToolResult, UserError
 from agentkit.testing import ScriptedModel, call, text
 from agentkit.toolkits import load_toolkit
-from agentkit.toolkits.sandbox import Sandbox, SandboxLimits, SandboxUnavailable
+from agentkit.toolkits.sandbox import Sandbox, SandboxLimits, SandboxUnavailable, _jail
 from agentkit.toolkits.sandbox._cli import register
-from agentkit.toolkits.sandbox._jail import RUN_UIDS, Jail, ResourceLimits, borrowed_uid
+from agentkit.toolkits.sandbox._jail import RUN_UIDS, SMALL_MAP_UIDS, Jail, ResourceLimits, borrowed_uid
 from agentkit.toolkits.sandbox._seccomp import filter_program
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is needed: apt-get install bubblewrap")
@@ -255,6 +256,20 @@ def test_borrowed_uids_are_unprivileged_unknown_and_distinct() -> None:
         Jail(bwrap="bwrap", host_is_root=True).command(["true"], ResourceLimits(1, 1 << 20, 1, 8, 1))
 
 
+def test_borrowed_uids_stay_inside_the_user_namespace_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rootless container maps 65536 ids: setpriv cannot switch to 1.9e9 there, so the run takes a mapped one."""
+    monkeypatch.setattr(_jail, "_id_map", lambda _path: [range(0, 1), range(1, 65537)])
+    for _ in range(20):
+        with borrowed_uid() as uid:
+            assert uid in SMALL_MAP_UIDS
+    monkeypatch.setattr(_jail, "_id_map", lambda _path: [range(SMALL_MAP_UIDS.start, SMALL_MAP_UIDS.start + 1)])
+    with borrowed_uid(), pytest.raises(SandboxUnavailable, match="taken"), borrowed_uid():
+        pass  # the only id is lent out
+    monkeypatch.setattr(_jail, "_id_map", lambda _path: [range(0, 1)])  # `unshare -r`: root alone
+    with pytest.raises(SandboxUnavailable, match="maps no id"), borrowed_uid():
+        pass
+
+
 def _processes_of(uids: range, marker: str = "") -> dict[int, list[int]]:
     """Host pids by uid, for the uids in `uids` (and a command line holding `marker`): what RLIMIT_NPROC counts."""
     found: dict[int, list[int]] = {}
@@ -297,3 +312,36 @@ def test_a_fork_bomb_does_not_starve_a_concurrent_run(sandbox: Sandbox) -> None:
                     os.kill(pid, signal.SIGKILL)
         assert second.stdout == b"forked\n", second.stderr
         assert not first.result(timeout=30).timed_out  # killed above, not left to the wall clock
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Every directory down to `path` lets other users through (an unmapped owner is 'other' in a namespace)."""
+    return all(os.stat(p).st_mode & 0o001 for p in [*reversed(path.resolve().parents), path.resolve()])
+
+
+_REPO = Path(__file__).resolve().parent.parent
+_SITE = Path(sysconfig.get_paths()["purelib"])
+_SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+def _rootless_runnable() -> bool:
+    if os.geteuid() != 0 or not _SYSTEM_PYTHON.exists():
+        return False
+    version = subprocess.run([str(_SYSTEM_PYTHON), "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True, check=False).stdout.strip()
+    return version == str(sys.version_info[:2]) and _reachable_by_others(_REPO) and _reachable_by_others(_SITE)
+
+
+@pytest.mark.skipif(not _rootless_runnable(), reason="needs root, and a system python of this version that can "
+                    "reach this checkout and its packages from inside a user namespace")
+def test_the_sandbox_runs_as_root_of_a_rootless_container() -> None:
+    """Such a container maps 65536 ids: the run must take a uid inside the map (1.9e9 made setpriv fail)."""
+    code = ("from agentkit.toolkits.sandbox import Sandbox, _jail\n"
+            "result = Sandbox().run('6 * 7')\n"
+            "print(*open('/proc/self/uid_map').read().split(), _jail.run_uid_ranges() == [_jail.SMALL_MAP_UIDS], result.ok, result.value, "
+            "result.error)")
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("rootless_ns.py")), str(_SYSTEM_PYTHON),
+                           "-I", "-c", f"import sys; sys.path[:0] = [{str(_REPO)!r}, {str(_SITE)!r}]\n{code}"],
+                          capture_output=True, text=True, timeout=120, check=False, env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0", "100000", "65536", "True", "True", "42", "None"]

@@ -15,7 +15,8 @@ unprivileged uid with `setpriv` inside the mount/pid/net namespaces instead.
 Why a fresh UID per run on a root host: RLIMIT_NPROC counts every process of a uid on the whole machine. With
 one shared uid, a fork bomb in one run (stopped at its limit) would leave the other runs of the moment unable
 to start a single process. Each run borrows a uid that no account, no subordinate-id range and no other run
-holds, from `RUN_UIDS`, and gives it back when its process tree is gone.
+holds, from `RUN_UIDS` (or, in a rootless container that maps 65536 ids, `SMALL_MAP_UIDS`), and gives it
+back when it ends; its pid namespace dies with it.
 """
 
 from __future__ import annotations
@@ -38,8 +39,41 @@ from ._seccomp import filter_fd
 INSTALL_BWRAP = "apt-get install bubblewrap"
 SANDBOX_UID = 65534  # "nobody" inside a user namespace (host not root)
 RUN_UIDS = range(1_900_000_000, 2_000_000_000)  # far above accounts and the usual subordinate-id ranges
+# In a user namespace that maps only 65536 ids (a rootless container), the ids above the usual accounts.
+SMALL_MAP_UIDS = range(10_000, 65_534)
 _BORROWED: set[int] = set()
 _BORROW_LOCK = threading.Lock()
+
+
+def _id_map(path: str) -> list[range]:
+    """The ids this process's user namespace maps (`inside outside count` lines); all of them if unreadable."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return [range(0, 2**32 - 1)]
+    ranges = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            ranges.append(range(int(parts[0]), int(parts[0]) + int(parts[2])))
+    return ranges
+
+
+def _overlap(a: range, b: range) -> range:
+    return range(max(a.start, b.start), min(a.stop, b.stop))
+
+
+def run_uid_ranges() -> list[range]:
+    """Where a run's uid may come from: `RUN_UIDS`, or `SMALL_MAP_UIDS`, as far as both uid and gid are mapped.
+
+    setpriv cannot switch to an id the user namespace does not map (a rootless container maps 65536).
+    """
+    mapped = [_overlap(u, g) for u in _id_map("/proc/self/uid_map") for g in _id_map("/proc/self/gid_map")]
+    for wanted in (RUN_UIDS, SMALL_MAP_UIDS):
+        found = [r for r in (_overlap(m, wanted) for m in mapped) if r]
+        if found:
+            return found
+    return []
 
 
 def _subordinate_ranges() -> list[range]:
@@ -73,15 +107,22 @@ def _known_id(number: int) -> bool:
 @contextmanager
 def borrowed_uid() -> Iterator[int]:
     """A uid (used as the gid too) that nothing else on the host holds, for the length of one run."""
-    taken = _subordinate_ranges()
+    ranges, taken = run_uid_ranges(), _subordinate_ranges()
+    if not ranges:
+        raise SandboxUnavailable(
+            "this user namespace maps no id the sandbox can run as (it needs one from "
+            f"{SMALL_MAP_UIDS.start}-{SMALL_MAP_UIDS.stop - 1} or {RUN_UIDS.start}-{RUN_UIDS.stop - 1}); "
+            "map more ids into the container, e.g. a full 65536-id range"
+        )
     with _BORROW_LOCK:
         for _ in range(1000):
-            uid = random.choice(RUN_UIDS)
+            uid = random.choice(random.choices(ranges, weights=[len(r) for r in ranges])[0])
             if uid not in _BORROWED and not any(uid in r for r in taken) and not _known_id(uid):
                 _BORROWED.add(uid)
                 break
-        else:  # pragma: no cover - a hundred million ids all claimed
-            raise SandboxUnavailable(f"no free uid in {RUN_UIDS.start}-{RUN_UIDS.stop - 1} to run the sandbox as")
+        else:
+            raise SandboxUnavailable("every id the sandbox may run as is taken by an account or by a run in "
+                                     "progress; wait for runs to finish or map more ids")
     try:
         yield uid
     finally:
