@@ -106,6 +106,65 @@ def test_tampering_is_detected_at_the_first_bad_line(tmp_path: Path, tamper: str
     assert fragment in report.problem, report
 
 
+
+@pytest.mark.parametrize("tamper", ["crlf", "padding", "duplicate_key"])
+def test_a_reformatted_line_is_an_edit(tmp_path: Path, tamper: str) -> None:
+    """The writer's lines are canonical JSON; anything else was edited. A duplicate key is the dangerous case:
+    Python keeps the last value (the hash still matches), a first-wins reader shows the forged one."""
+    log = tmp_path / "audit.jsonl"
+    _write(log, 4)
+    lines = _lines(log)
+    if tamper == "crlf":
+        lines = [line.replace("\n", "\r\n") for line in lines]
+    elif tamper == "padding":
+        lines[1] = " " + lines[1]
+    else:
+        lines[1] = '{"kind":"forged",' + lines[1][1:]
+    log.write_bytes("".join(lines).encode())
+    report = verify(log)
+    assert not report.ok
+    assert report.line == (1 if tamper == "crlf" else 2), report
+    assert report.problem is not None
+    assert "canonical" in report.problem
+
+
+
+@pytest.mark.parametrize("tamper", ["hash", "head_mac", "head_shape", "head_list"])
+def test_a_forged_hash_or_head_of_any_shape_is_reported_not_a_crash(tmp_path: Path, tamper: str) -> None:
+    log = tmp_path / "audit.jsonl"
+    _write(log, 3, key=b"k")
+    head = tmp_path / "audit.jsonl.head"
+    anchor = json.loads(head.read_text())
+    if tamper == "hash":  # compare_digest refuses non-ASCII text with a TypeError
+        lines = _lines(log)
+        record = json.loads(lines[2])
+        record["hash"] = "\u00e9" + record["hash"][1:]
+        lines[2] = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+        log.write_text("".join(lines))
+    elif tamper == "head_mac":
+        head.write_text(json.dumps({**anchor, "mac": "\u00e9"}))
+    elif tamper == "head_shape":
+        head.write_text(json.dumps({"seq": 3}))
+    else:
+        head.write_text("[3]")
+    report = verify(log, key=b"k")
+    assert not report.ok
+    assert report.problem is not None
+    if tamper == "hash":
+        assert report.line == 3
+        assert "does not match its hash" in report.problem
+    else:
+        assert "head anchor" in report.problem
+
+def test_text_that_is_not_valid_unicode_is_recorded_not_fatal(tmp_path: Path) -> None:
+    """A lone surrogate (a prompt from argv with undecodable bytes, a JSON escape from a server) cannot be
+    encoded as UTF-8; the record keeps a replacement character instead of crashing the run."""
+    log = tmp_path / "audit.jsonl"
+    with AuditLog(log) as audit:
+        audit.write("request", {"prompt": "caf\udce9 au lait"})
+    assert json.loads(_lines(log)[0])["data"]["prompt"] == "caf\ufffd au lait"
+    assert verify(log).ok
+
 def test_truncation_needs_the_head_anchor(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     _write(log, 3)

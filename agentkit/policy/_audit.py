@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ GENESIS = "0" * 64
 Alg = Literal["sha256", "hmac-sha256"]
 _FIELDS = ("seq", "time", "kind", "data", "alg", "prev_hash", "hash")
 _TAIL_READ = 1 << 16
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _digest(body: dict[str, Any], key: bytes | None) -> str:
@@ -162,7 +164,8 @@ class AuditLog:
                 "seq": self.seq + 1,
                 "time": datetime.now(UTC).isoformat(timespec="microseconds"),
                 "kind": kind,
-                "data": json.loads(canonical_json(safe)),
+                # a lone surrogate (undecodable argv bytes, a JSON escape) has no UTF-8 form: keep a U+FFFD
+                "data": json.loads(_SURROGATE.sub("\ufffd", canonical_json(safe))),
                 "alg": self.alg,
                 "prev_hash": self.last_hash,
             }
@@ -225,10 +228,13 @@ def _being_written(path: Path) -> bool:
 
 def read_head(path: Path) -> dict[str, Any] | None:
     try:
-        head: dict[str, Any] = json.loads(head_path(path).read_text())
+        head: Any = json.loads(head_path(path).read_text())
     except FileNotFoundError:
         return None
     except ValueError:
+        head = None
+    if not (isinstance(head, dict) and type(head.get("seq")) is int and head["seq"] >= 0
+            and isinstance(head.get("hash"), str)):
         return {"seq": -1, "hash": "", "alg": "", "mac": None, "damaged": True}
     return head
 
@@ -286,6 +292,10 @@ def verify(path: str | os.PathLike[str], *, key: bytes | None = None) -> VerifyR
         if record["alg"] != alg:
             hint = "pass the key it was written with" if record["alg"] == "hmac-sha256" else "it was written without a key"
             return bad(index, f"record uses {record['alg']!r}, expected {alg!r} ({hint})", index - 1)
+        try:
+            canonical = canonical_json(record).encode()
+        except UnicodeEncodeError:
+            return bad(index, "the record holds text that is not valid Unicode (the record was edited)", index - 1)
         if record["seq"] != index:
             return bad(index, f"sequence number {record['seq']} where {index} was expected "
                               "(records were removed, inserted or reordered)", index - 1)
@@ -293,17 +303,22 @@ def verify(path: str | os.PathLike[str], *, key: bytes | None = None) -> VerifyR
             return bad(index, "prev_hash does not match the previous record's hash "
                               "(records were removed, inserted or reordered)", index - 1)
         body = {k: record[k] for k in _FIELDS if k != "hash"}
-        if not hmac.compare_digest(_digest(body, key), str(record["hash"])):
+        if not hmac.compare_digest(_digest(body, key).encode(), str(record["hash"]).encode()):
             return bad(index, "the record's content does not match its hash (the record was edited)", index - 1)
+        if chunk != canonical:  # a first-wins reader would show a duplicated key's forged value
+            return bad(index, "the line is not in the canonical form its writer produces (its spacing, line "
+                              "ending or keys were edited)", index - 1)
         prev = record["hash"]
         hashes.append(prev)
     count = len(hashes)
     if head is None:
         return bad(None, f"no head anchor {head_path(log).name}: a truncation cannot be ruled out", count)
-    if head.get("damaged") or not isinstance(head.get("seq"), int):
-        return bad(None, f"head anchor {head_path(log).name} is not valid JSON", count)
+    if head.get("damaged"):
+        return bad(None, f"head anchor {head_path(log).name} is not valid: it must be the JSON "
+                         '{"seq", "hash", ...} its writer keeps', count)
     head_seq: int = head["seq"]
-    if key is not None and not hmac.compare_digest(str(head.get("mac")), str(_head_mac(head_seq, head["hash"], key))):
+    if key is not None and not hmac.compare_digest(str(head.get("mac")).encode(),
+                                                   str(_head_mac(head_seq, head["hash"], key)).encode()):
         return bad(None, f"head anchor {head_path(log).name} was not written with this key", count)
     if head_seq > count:
         line = count + 1 if count else 1

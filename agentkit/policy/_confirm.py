@@ -105,12 +105,24 @@ def load_state(path: str | os.PathLike[str]) -> RunState:
     except FileNotFoundError:
         raise UserError(f"no saved run state at {source}") from None
     try:
-        return RunState.load(text)
+        state = RunState.load(text)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise UserError(f"{source} is not a saved run state ({where}: {first['msg']}); "
                         "it must be the JSON written when a run paused") from None
+    # A person approves what `pending` shows, by fingerprint: both must be the call the run makes next.
+    queued = {call.fingerprint() for call in state.queue}
+    for index, pending in enumerate(state.pending):
+        if pending.call.fingerprint() != pending.fingerprint:
+            problem = "does not match its fingerprint"
+        elif pending.fingerprint not in queued:
+            problem = "is not in the queue of calls to run"
+        else:
+            continue
+        raise UserError(f"{source} was edited after it was saved: pending[{index}] ({pending.call.name}) {problem}; "
+                        "do not approve anything from it, run the request again")
+    return state
 
 
 def claim_state(path: str | os.PathLike[str]) -> RunState:

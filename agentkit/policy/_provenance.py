@@ -51,9 +51,14 @@ class ValueProvenance:
         return f"{self.path}={shown!r} is {self.level} ({where} {self.source})"
 
 
+# `Name <addr>` with a plain or quoted name: an unquoted name holding `@ , ; :` is another address or a list
+# ("x@evil.com, Emma <emma@corp.com>"), which mail libraries split; it must not pass as its last address.
+_NAMED_ADDRESS = re.compile(r'(?:"(?:[^"\\]|\\.)*"|[^<>"@,;:]*)\s*<([^<>@\s]+@[^<>\s]+)>')
+
+
 def normalise(value: str) -> str:
     text = " ".join(value.split()).casefold()
-    angle = re.fullmatch(r"[^<>]*<([^<>@\s]+@[^<>\s]+)>", text)
+    angle = _NAMED_ADDRESS.fullmatch(text)
     if angle:
         text = angle.group(1)
     if text.startswith("mailto:"):
@@ -114,6 +119,8 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 def normalise_path(value: str) -> str:
     text = os.path.expanduser(value.strip())
     collapsed = posixpath.normpath(text) if text else text
+    if collapsed.startswith("//"):  # POSIX keeps exactly two leading slashes; Linux reads them as one
+        collapsed = collapsed[1:]
     return collapsed[2:] if collapsed.startswith("./") else collapsed
 
 
