@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -426,3 +427,86 @@ def test_pattern_strings_stay_json_strings() -> None:
     assert _grammar_accepts(grammar, '{"code": "A-B"}')
     for bad in ("A\tB", 'A"B', "A\\B"):
         assert not _grammar_accepts(grammar, '{"code": "' + bad + '"}'), bad
+
+
+# -- grammars for awkward schemas, checked against the default model's vocabulary (no weights are loaded) -----
+@pytest.fixture(scope="module")
+def vocab() -> Iterator[Any]:
+    import llama_cpp
+
+    llm = llama_cpp.Llama(str(default_model_path()), vocab_only=True, verbose=False)
+    yield llm
+    llm.close()
+
+
+def _vocab_accepts(llm: Any, grammar_text: str, text: str) -> bool:
+    """Like _grammar_accepts, on a vocabulary-only load: whether the grammar admits `text`, token by token."""
+    import ctypes
+
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, grammar_text.encode(), b"root")
+    assert sampler, "llama.cpp rejected the grammar"
+    try:
+        for token in llm.tokenize(text.encode(), add_bos=False, special=False):
+            data = (llama_cpp.llama_token_data * 1)(llama_cpp.llama_token_data(token, 0.0, 0.0))
+            candidates = llama_cpp.llama_token_data_array(data, 1, -1, False)
+            llama_cpp.llama_sampler_apply(sampler, ctypes.byref(candidates))
+            if data[0].logit == float("-inf"):
+                return False
+            llama_cpp.llama_sampler_accept(sampler, token)
+        return True
+    finally:
+        llama_cpp.llama_sampler_free(sampler)
+
+
+def _call_text(name: str, arguments: dict[str, Any]) -> str:
+    return '<tool_call>\n{"name": "' + name + '", "arguments": ' + json.dumps(arguments) + "}\n</tool_call>"
+
+
+def test_untyped_parameters_take_any_json_value(vocab: Any) -> None:
+    """`list` crashed the grammar builder (KeyError 'prefixItems', from `"items": {}`), and `Any` was forced to be
+    a JSON object (llama-cpp-python reads the empty schema `{}` as "object"), so `remember(value=3)` could not be
+    written under a required or named tool choice."""
+
+    @tool(effect="write")
+    def remember(key: str, value: Any, tags: list, extra: dict[str, Any] | None = None) -> str:  # type: ignore[type-arg]
+        """Remember a value."""
+        return key
+
+    grammar = call_grammar([remember], "required")
+    for value in (3, "three", [1, "x"], None, {"n": 3}):
+        assert _vocab_accepts(vocab, grammar, _call_text("remember", {"key": "k", "value": value, "tags": [1, "a"]})), value
+    assert not _vocab_accepts(vocab, grammar, _call_text("remember", {"key": "k", "value": 3, "tags": 5}))
+
+
+def test_a_recursive_model_as_typed_output_builds_a_grammar(vocab: Any) -> None:
+    """pydantic's schema of a recursive model is a root `$ref`; its `$defs` were never resolved (KeyError)."""
+    from pydantic import TypeAdapter
+
+    from agentkit.models._toolcall import schema_grammar
+
+    class Tree(BaseModel):
+        label: str
+        children: list[Tree] = []
+
+    grammar = schema_grammar(TypeAdapter(Tree).json_schema())
+    assert _vocab_accepts(vocab, grammar, '{"label": "a", "children": [{"label": "b", "children": []}]}')
+    assert not _vocab_accepts(vocab, grammar, '{"label": "a", "children": [{"name": "b"}]}')
+
+
+def test_a_schema_no_grammar_can_express_is_a_clear_model_error() -> None:
+    """A tool schema from elsewhere (MCP servers send their own) that the converter cannot handle: a ModelError
+    naming the tool, not a bare AssertionError or ValueError from inside llama-cpp-python."""
+    from agentkit.models._toolcall import schema_grammar
+
+    @tool(effect="read")
+    def fetch(url: str) -> str:
+        """Fetch."""
+        return url
+
+    fetch.parameters_schema = {"type": "object", "properties": {"url": {"$ref": "other.json#/url"}}}
+    with pytest.raises(ModelError, match=r"fetch.*cannot be turned into a grammar"):
+        call_grammar([fetch], "required")
+    with pytest.raises(ModelError, match="cannot be turned into a grammar"):
+        schema_grammar({"type": "widget"})

@@ -238,6 +238,31 @@ async def test_repeated_id_and_name_are_passed_on_once() -> None:
     assert json.loads(calls[0]["arguments"]) == {"city": "Rome"}
 
 
+async def test_parallel_calls_on_a_reused_index_stay_separate() -> None:
+    """Ollama streams each of several calls whole, every one at index 0 (ollama/ollama#15457): they were merged
+    into one call named after the first, arguments '{"city": "Oslo"}{"city": "Lima"}', the second call lost."""
+    body = sse(
+        chunk({"tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "get_weather",
+                                                                        "arguments": {"city": "Oslo"}}}]}),
+        chunk({"tool_calls": [{"index": 0, "id": "call_2", "function": {"name": "lookup",
+                                                                        "arguments": '{"key": "x"}'}}]}),
+        chunk({}, "stop"),
+    )
+    chunks = await collect(mock_model(Server(event_stream(body))), ask(tools=[get_weather]))
+    calls = calls_of(chunks)
+    assert [(c["id"], c["name"], json.loads(c["arguments"])) for c in calls.values()] == [
+        ("call_1", "get_weather", {"city": "Oslo"}), ("call_2", "lookup", {"key": "x"})]
+    assert finish_of(chunks).reason == "tool_calls"
+
+
+async def test_a_byte_order_mark_does_not_lose_the_first_event() -> None:
+    """A stream starting with a UTF-8 BOM: the first line read as the unknown field '\ufeffdata', its event dropped."""
+    body = "\ufeff".encode() + sse(chunk({"content": "first"}), chunk({"content": " second"}, "stop"))
+    server = Server(event_stream(Pieces([body[i:i + 1] for i in range(len(body))])))
+    chunks = await collect(mock_model(server))
+    assert "".join(c.text for c in chunks if isinstance(c, TextChunk)) == "first second"
+
+
 @pytest.mark.parametrize(
     ("delta", "server_reason", "expected"),
     [
@@ -470,7 +495,12 @@ async def test_404_points_at_base_url() -> None:
         (sse(chunk({"content": "aborted"})), r"\[DONE\]\) without a finish_reason"),
         (sse(chunk({"content": "x"}), {"error": {"message": "context overflow", "code": 500}}), "context overflow"),
         (b"event: error\ndata: {\"message\": \"slot unavailable\"}\n\n", "slot unavailable"),
-        (b"<html>" + b"x" * 100 + b"</html>", "ended before any data"),
+        # A 200 body that is no event stream at all (a web page, a JSON answer under the SSE content type) said
+        # the server "accepted the request, then failed on it" and sent the user to the server's log.
+        (b"<html>" + b"x" * 100 + b"</html>", r"not an event stream \(content-type text/event-stream\): <html>x+</html>; "
+                                               r"is base_url an OpenAI-compatible"),
+        (b'{"choices": [{"index": 0, "message": {"content": "hi"}}]}', r'not an event stream.*: \{"choices"'),
+        (b": ping\n\n", "ended before any data: the server accepted the request, then failed"),
         (b"", "ended before any data: the server accepted the request, then failed"),
     ],
 )

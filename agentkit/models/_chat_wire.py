@@ -35,6 +35,7 @@ class ChunkAssembler:
         self.url = url
         self.names: dict[int, str] = {}
         self.ids: dict[int, str] = {}
+        self.slots: dict[int, int] = {}  # the server's call index -> ours (they differ only when it reuses one)
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.deltas = 0
@@ -88,6 +89,12 @@ class ChunkAssembler:
     def _call_piece(self, index: int, call_id: Any, function: Any) -> list[ModelChunk]:
         function = function if isinstance(function, dict) else {}
         name, arguments = function.get("name"), function.get("arguments")
+        slot = self.slots.setdefault(index, index)
+        if isinstance(call_id, str) and call_id and isinstance(name, str) and name and self.ids.get(slot, call_id) != call_id:
+            # A new call (new id and a name) at a used index: Ollama sends each of several calls whole, every one
+            # at index 0 (ollama/ollama#15457).
+            slot = self.slots[index] = max(self.ids.keys() | self.names.keys() | set(self.slots.values())) + 1
+        index = slot
         # Some servers (llama_cpp.server) repeat the id and name in every piece: pass each on only once.
         new_id = call_id if isinstance(call_id, str) and call_id and index not in self.ids else None
         new_name = name if isinstance(name, str) and name and index not in self.names else None

@@ -26,7 +26,7 @@ import httpx
 from .._errors import ModelError, ModelTimeoutError, UserError
 from .._net import is_loopback
 from ._base import ModelChunk, ModelRequest, check_model_requests_allowed
-from ._chat_wire import ChunkAssembler, convert_messages, parse_json_data, server_message
+from ._chat_wire import ChunkAssembler, convert_messages, parse_json_data, server_message, shorten
 from ._sse import SSEDecoder
 
 ResponseFormatStyle = Literal["json_schema", "json_object"]
@@ -34,6 +34,8 @@ ResponseFormatStyle = Literal["json_schema", "json_object"]
 _MAX_ERROR_BODY = 64 * 1024
 _MAX_JSON_BODY = 8 * 1024 * 1024
 _MAX_BACKOFF = 30.0
+_HEAD_CHARS = 200
+_SSE_NON_DATA = (":", "event:", "id:", "retry:")
 
 
 @dataclass(frozen=True)
@@ -333,14 +335,14 @@ class OpenAICompatibleModel:
             yield assembler.finish(body, started=started, now=time.perf_counter())
             return
         decoder = SSEDecoder()
-        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        utf8 = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")  # a leading BOM is no part of the stream
         parts = response.aiter_bytes()
+        head = ""  # the start of the body, to show when it turns out not to be an event stream
         while True:
             raw = await self._next_bytes(parts, deadline)
-            if raw is None:
-                events = decoder.feed(utf8.decode(b"", final=True)) + decoder.close()
-            else:
-                events = decoder.feed(utf8.decode(raw))
+            text = utf8.decode(raw or b"", final=raw is None)
+            head += text[:_HEAD_CHARS - len(head)]
+            events = decoder.feed(text) + (decoder.close() if raw is None else [])
             for event in events:
                 data = event.data.strip()
                 if data == "[DONE]":
@@ -354,6 +356,12 @@ class OpenAICompatibleModel:
             if raw is None:
                 break
         if assembler.finish_reason is None:
+            stray = [line for line in head.splitlines() if line.strip() and not line.startswith(_SSE_NON_DATA)]
+            if not assembler.documents and stray:
+                raise ModelError(
+                    f"the model server at {self.url} answered with a body that is not an event stream (content-type "
+                    f"{content_type or 'missing'}): {shorten(head)}; is base_url an OpenAI-compatible /v1 endpoint?"
+                )
             if not assembler.documents:
                 raise ModelError(
                     f"the stream from {self.url} ended before any data: the server accepted the request, then failed "

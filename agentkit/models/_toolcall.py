@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import ModelError
 from .._messages import Message, ToolCall
 from .._tools import Tool
 
@@ -69,12 +70,27 @@ def render_tool_result(name: str, content: str, *, untrusted: bool, is_error: bo
     return f"<tool_response{attrs}>\n{safe}\n</tool_response>"
 
 
+# The empty schema `{}` (pydantic's `Any`, `list`'s items) means any value, but llama-cpp-python's converter reads
+# it as "an object" (and crashes on `"items": {}`). Spelled out, it means what it says.
+ANY_VALUE: dict[str, Any] = {"anyOf": [{"type": kind} for kind in ("string", "number", "boolean", "null", "object", "array")]}
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
 def bound_schema(schema: Any, *, max_string: int = DEFAULT_MAX_STRING, max_items: int = DEFAULT_MAX_ITEMS) -> Any:
     """Copy of `schema` where every free string and array has a length cap, so generation always terminates."""
-    schema = copy.deepcopy(schema)
+    schema = copy.deepcopy(ANY_VALUE if schema == {} else schema)
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
+            for key in ("items", "additionalProperties"):
+                if node.get(key) == {}:
+                    node[key] = copy.deepcopy(ANY_VALUE)
+            for group in ("properties", "$defs", *_SUBSCHEMA_LISTS):
+                members = node.get(group)
+                if isinstance(members, dict | list):
+                    for name in list(members.keys() if isinstance(members, dict) else range(len(members))):
+                        if members[name] == {}:
+                            members[name] = copy.deepcopy(ANY_VALUE)
             kind = node.get("type")
             free = not any(k in node for k in ("enum", "const", "pattern", "format"))
             if kind == "string" and free and "maxLength" not in node:
@@ -118,12 +134,28 @@ def _strict_strings(converter: Any) -> None:
         converter._rules["dot"] = JSON_PATTERN_DOT
 
 
+def _visit(converter: Any, schema: Any, url: str, name: str, *, owner: str) -> str:
+    """Convert one schema into the converter's rules; what it cannot express is a ModelError that says whose."""
+    schema = bound_schema(schema)
+    if isinstance(schema, dict) and "$ref" in schema and "$defs" in schema:
+        # A root `$ref` (pydantic's schema of a recursive model): llama-cpp-python resolves no `$ref` inside a
+        # node that is one itself, so the `$defs` would stay unresolved. Moved one level down, they are.
+        schema = {"$defs": schema["$defs"], "anyOf": [{"$ref": schema["$ref"]}]}
+    try:
+        return str(converter.visit(converter.resolve_refs(schema, url), name))
+    except Exception as exc:
+        raise ModelError(
+            f"{owner} cannot be turned into a grammar for llama.cpp ({type(exc).__name__}: {exc}); simplify it to "
+            "standard JSON-schema types with local `#/$defs/...` references"
+        ) from exc
+
+
 def schema_grammar(schema: Any) -> str:
     """GBNF for one JSON value of `schema` (typed output), with JSON-valid strings."""
     from llama_cpp.llama_grammar import SchemaConverter
 
     converter = SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
-    converter.visit(converter.resolve_refs(bound_schema(schema), "schema"), "")
+    _visit(converter, schema, "schema", "", owner="the response schema")
     _strict_strings(converter)
     return str(converter.format_grammar())
 
@@ -137,8 +169,8 @@ def call_grammar(tools: Sequence[Tool], choice: str, *, parallel: bool = True) -
     for index, t in enumerate(tools):
         if choice not in ("auto", "required") and t.name != choice:
             continue
-        schema = converter.resolve_refs(bound_schema(t.parameters_schema), f"tool{index}")
-        args_rule = converter.visit(schema, f"tool{index}-args")
+        args_rule = _visit(converter, t.parameters_schema, f"tool{index}", f"tool{index}-args",
+                           owner=f"the parameter schema of tool {t.name!r}")
         name_literal = json.dumps(json.dumps(t.name))
         alternatives.append(converter._add_rule(
             f"tool{index}-call",
