@@ -122,6 +122,16 @@ class Agent(Generic[OutputT]):
             bad = {v for v in decisions.values()} - {"approve", "deny"}
             if bad:
                 raise UserError(f"decisions must be 'approve' or 'deny'; got {sorted(bad)}")
+        if state is not None:
+            pending = sorted(p.fingerprint for p in state.pending)
+            unknown = sorted(set(decisions or {}) - set(pending))
+            if unknown:
+                raise UserError(f"no pending call has fingerprint {unknown[0]!r}; decide with the full fingerprint "
+                                f"of a pending call: {', '.join(pending) or '(none)'}")
+            if state._resumed:
+                raise UserError("this RunState was already resumed, and resuming it again could run an approved "
+                                "call twice; resume the state of the run's latest RunPaused event instead")
+            state._resumed = True
         agent = self._with_overrides(settings)
         run = _Run(agent, run_id=state.run_id if state else new_run_id(), deps=deps)
         return run.events(prompt, list(history or []), state, decisions)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from ._messages import Message, ToolCall
 
@@ -83,6 +83,7 @@ class RunState(BaseModel):
     retries: int = 0
     usage: RunUsage = Field(default_factory=RunUsage)
     executed: list[str] = Field(default_factory=list, description="fingerprints already run in this turn")
+    _resumed: bool = PrivateAttr(default=False)  # one pause resumes once: a second resume would act twice
 
     def dump(self) -> str:
         return self.model_dump_json(indent=2)

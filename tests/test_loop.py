@@ -272,9 +272,9 @@ def test_approval_binds_to_the_exact_call() -> None:
     assert paused.state is not None
     other = ToolCall(id=paused.state.queue[0].id, name="delete", arguments={"path": "c"})
     wrong = {other.fingerprint(): "approve"}
-    # an approval for another fingerprint does not approve this call: the run pauses again
-    again = Agent(ScriptedModel([]), tools=[delete]).run_sync(state=paused.state, decisions=wrong)
-    assert again.status == "awaiting_confirmation"
+    # an approval for another fingerprint does not approve this call: it is refused, and nothing runs
+    with pytest.raises(UserError, match="no pending call has fingerprint"):
+        Agent(ScriptedModel([]), tools=[delete]).run_sync(state=paused.state, decisions=wrong)
     assert deleted == []
 
 

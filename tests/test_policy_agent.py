@@ -33,6 +33,7 @@ from agentkit.policy import (
     interactive_confirmer,
     load_state,
     redact_tool_output,
+    save_state,
     verify,
 )
 from agentkit.testing import FunctionModel, ScriptedTurn, call, text
@@ -197,9 +198,9 @@ def test_an_approval_does_not_cover_an_edited_call() -> None:
     assert paused.state is not None
     original = paused.state.queue[0]
     edited = ToolCall(id=original.id, name=original.name, arguments={**original.arguments, "body": "edited"})
-    again = Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(
-        state=paused.state, decisions={edited.fingerprint(): "approve"})
-    assert again.status == "awaiting_confirmation"
+    with pytest.raises(UserError, match="no pending call has fingerprint"):  # an approval of another call
+        Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(
+            state=paused.state, decisions={edited.fingerprint(): "approve"})
     assert sent == []
     # the person approved the original; someone then edits the queued call: the approval must not carry over
     tampered = paused.state.model_copy(update={"queue": [ToolCall(id=original.id, name=original.name,
@@ -207,6 +208,33 @@ def test_an_approval_does_not_cover_an_edited_call() -> None:
     Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(
         state=tampered, decisions={original.fingerprint(): "approve"})
     assert sent == []
+
+
+def test_one_state_object_resumes_once() -> None:
+    """Resuming the same paused state twice would run its approved call twice."""
+    paused = Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(REQUEST)
+    assert paused.state is not None
+    approve = {paused.state.pending[0].fingerprint: "approve"}
+    Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(state=paused.state, decisions=approve)
+    assert len(sent) == 1
+    for state in (paused.state, paused.state.model_copy()):
+        with pytest.raises(UserError, match="already resumed"):
+            Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(state=state, decisions=approve)
+    assert len(sent) == 1
+
+
+def test_a_decision_for_no_pending_call_is_refused_and_the_state_stays_usable() -> None:
+    paused = Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(REQUEST)
+    assert paused.state is not None
+    fingerprint = paused.state.pending[0].fingerprint
+    with pytest.raises(UserError, match=f"no pending call has fingerprint '{fingerprint[:16]}'.*{fingerprint}"):
+        Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(
+            state=paused.state, decisions={fingerprint[:16]: "approve"})  # the prefix the confirmer prints
+    assert sent == []
+    done = Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(
+        state=paused.state, decisions={fingerprint: "approve"})
+    assert done.output == "Done."
+    assert len(sent) == 1
 
 
 def test_an_edited_copy_of_a_call_gets_a_new_fingerprint() -> None:
@@ -345,3 +373,23 @@ def test_a_vouched_recipient_goes_through_unattended_an_injected_one_never() -> 
 def test_tool_return_refuses_a_bare_string_of_vouched_values() -> None:
     with pytest.raises(UserError, match=r"takes a list of values"):
         ToolReturn("listing", vouched="ana@client.example")  # a str is a Sequence[str]: it would vouch letter by letter
+
+
+def test_a_saved_state_whose_shown_call_was_edited_is_refused(tmp_path: Path) -> None:
+    """The pending call is what a person reviews; its fingerprint is what the approval names. A state file
+    edited to show a harmless call under the real call's fingerprint would have the person approve, unseen,
+    the injected one: load_state checks that each pending call hashes to its fingerprint and is queued."""
+    result = Agent(obedient_model(), tools=TOOLS, gate=PolicyEngine("default")).run_sync(REQUEST)
+    assert result.state is not None
+    state_file = tmp_path / "paused.json"
+    save_state(result.state, state_file)
+    assert load_state(state_file).pending[0].fingerprint == result.state.pending[0].fingerprint
+    data = json.loads(state_file.read_text())
+    data["pending"][0]["call"]["arguments"]["to"] = [OWNER]  # what the reviewer would see
+    state_file.write_text(json.dumps(data))
+    with pytest.raises(UserError, match=r"pending\[0\].*does not match its fingerprint"):
+        load_state(state_file)
+    data["pending"][0]["fingerprint"] = ToolCall.model_validate(data["pending"][0]["call"]).fingerprint()
+    state_file.write_text(json.dumps(data))  # consistent, but not the call the run would make next
+    with pytest.raises(UserError, match=r"pending\[0\].*not in the queue"):
+        load_state(state_file)
