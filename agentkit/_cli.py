@@ -11,11 +11,14 @@ import asyncio
 import importlib
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from ._agent import Agent
 from ._decoding import DecodingSettings
@@ -39,6 +42,16 @@ COMMAND_MODULES: list[str] = ["agentkit.context._cli", "agentkit.policy._cli", "
 
 EXIT_USER, EXIT_RUN, EXIT_INTERNAL = 2, 1, 70
 
+# The `run` options that build the agent (flag, attribute, default): an agent file states them itself, and a
+# resumed run needs them again to rebuild the agent that paused.
+_AGENT_FLAGS: tuple[tuple[str, str, Any], ...] = (
+    ("--model", "model", None), ("--tools", "tools", ""), ("--tool-choice", "tool_choice", "auto"),
+    ("--system", "system", None), ("--preset", "preset", None), ("--temperature", "temperature", None),
+    ("--max-tokens", "max_tokens", None), ("--seed", "seed", None), ("--no-router", "no_router", False),
+    ("--no-context", "no_context", False), ("--policy", "policy", "default"), ("--audit", "audit", None),
+    ("--context-window", "context_window", None),
+)
+
 
 def _err(message: str) -> None:
     print(f"agentkit: {message}", file=sys.stderr, flush=True)
@@ -54,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     run = sub.add_parser("run", help="run an agent on a prompt and stream the answer")
-    run.add_argument("target", help="the prompt, or an agent file (AGENT.yaml) followed by the prompt")
+    run.add_argument("target", nargs="?", help="the prompt, or an agent file (AGENT.yaml) followed by the prompt")
     run.add_argument("prompt", nargs="?", help="the prompt, when the first argument is an agent file")
     run.add_argument("--model", "-m", help="'default', a .gguf path, or an OpenAI-compatible base URL (http://host:port/v1#model)")
     run.add_argument("--tools", "-t", default="", help="comma-separated toolkits to offer, e.g. calc,files")
@@ -88,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "run" and args.prompt is None and len(extra) == 1 and not extra[0].startswith("-"):
+        args.prompt = extra[0]  # argparse leaves the prompt over when options sit between it and the agent file
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code = args.func(args)
         return int(code or 0)
@@ -103,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the command cannot read or write, a port in use: the user's to fix
+        where = f"{exc.filename}: " if exc.filename else ""
+        _err(f"error: {where}{exc.strerror or exc}")
+        return EXIT_USER
     except Exception as exc:  # never a bare traceback for a user
         if os.environ.get("AGENTKIT_DEBUG"):
             raise
@@ -118,19 +139,48 @@ def _load_tools(spec: str) -> list[Any]:
     return load_toolkits([name.strip() for name in spec.split(",") if name.strip()])
 
 
+def _given_flags(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """The agent-building options given on this command line, with their values."""
+    return [(flag, getattr(args, attribute)) for flag, attribute, default in _AGENT_FLAGS
+            if getattr(args, attribute) != default]
+
+
+def _agent_argv(args: argparse.Namespace) -> list[str]:
+    """The arguments that rebuild this command's agent: the agent file, or the options that built it."""
+    argv = [args.target] if _is_agent_file(args.target) else []
+    for flag, value in _given_flags(args):
+        argv.extend([flag] if isinstance(value, bool) else [flag, str(value)])
+    return argv
+
+
+def _is_agent_file(target: str | None) -> bool:
+    return target is not None and target.endswith((".yaml", ".yml"))
+
+
 def _agent_from_args(args: argparse.Namespace) -> tuple[Agent[Any], str | None]:
-    target: str = args.target
+    target: str | None = args.target
     prompt: str | None = args.prompt
-    if target.endswith((".yaml", ".yml")):
+    if target is not None and _is_agent_file(target):
+        from .models import resolve_model
         from .policy import interactive_confirmer
         from .spec import load_agent
 
-        agent = load_agent(Path(target), confirmer=interactive_confirmer() if sys.stdin.isatty() else None)
+        refused = [flag for flag, _ in _given_flags(args) if flag != "--model"]
+        if refused:
+            raise UserError(f"{', '.join(refused)} do not apply to an agent file; set them in {target} "
+                            "(only --model replaces the file's model)")
+        agent = load_agent(Path(target), model=resolve_model(args.model) if args.model else None,
+                           confirmer=interactive_confirmer() if sys.stdin.isatty() else None)
         return agent, prompt
     if prompt is not None:
         raise UserError(f"got two prompts ({target!r} and {prompt!r}); quote the prompt as one argument")
-    settings = DecodingSettings(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-    settings = DecodingSettings.model_validate(settings.model_dump(exclude_none=True))
+    given = {"temperature": args.temperature, "max_tokens": args.max_tokens, "seed": args.seed}
+    try:
+        settings = DecodingSettings.model_validate({name: value for name, value in given.items() if value is not None})
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        flag = "--" + str(error["loc"][0]).replace("_", "-")
+        raise UserError(f"{flag}: {error['msg']} (got {error['input']})") from None
     router: Any = None
     if not args.no_router:
         from .router import Router
@@ -180,9 +230,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.resume.exists():
             raise UserError(f"no saved state at {args.resume}")
         try:
-            RunState.load(args.resume.read_text())
+            saved = RunState.load(args.resume.read_text())
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in error["loc"]) or "the top level"
+            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise UserError(f"{args.resume} is not a saved run state: {where}: {error['msg']}{more}") from None
         except ValueError as exc:
             raise UserError(f"{args.resume} is not a saved run state: {exc}") from None
+        called = [p.call.name for p in saved.pending] + [call.name for call in saved.queue]
+        missing = sorted({name for name in called if name not in agent.tools})
+        if missing:  # checked before the state is claimed: the paused run stays resumable
+            raise UserError(f"the paused run calls {', '.join(missing)}, which this agent does not offer; resume "
+                            "with the agent file or the --model/--tools/--policy options the run paused with")
+        pending = sorted(p.fingerprint for p in saved.pending)
+        unknown = [fp for fp in [*args.approve, *args.deny] if fp not in pending]
+        if unknown:  # also before the claim: a mistyped fingerprint must not use up the pause
+            raise UserError(f"{unknown[0]!r} is not the fingerprint of a pending call; pending: {', '.join(pending)}")
         from .policy import claim_state
 
         state = claim_state(args.resume)  # moved aside as it loads: one pause is resumed once
@@ -230,7 +294,9 @@ async def _stream_to_terminal(
             print(f"\npaused: {pending.call.name} ({pending.effect}) awaits confirmation.", file=sys.stderr)
             if pending.preview:
                 print(pending.preview, file=sys.stderr)
-            print(f"resume: agentkit run --resume {path} --approve {pending.fingerprint}   (or --deny)", file=sys.stderr)
+            command = shlex.join(["agentkit", "run", *_agent_argv(args), "--resume", str(path),
+                                  "--approve", pending.fingerprint])
+            print(f"resume: {command}   (or --deny)", file=sys.stderr)
         return 3
     if not args.json:
         out.write("\n")

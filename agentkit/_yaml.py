@@ -70,21 +70,54 @@ class YamlSyntaxError(Exception):
         self.problem = problem
 
 
+def _marked_problem(exc: yaml.MarkedYAMLError, source: str, prefix: str, fix: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = f"{prefix}: {exc.problem or exc}" + (f" ({exc.context})" if exc.context else "")
+    return Problem(source, line, column, "", f"{message}; {fix}")
+
+
 def compose(text: str, source: str) -> yaml.Node | None:
     """The node tree of `text` (None for an empty document); a syntax error raises YamlSyntaxError."""
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = f"YAML syntax error: {exc.problem or exc}" + (f" ({exc.context})" if exc.context else "")
-        message += "; check indentation, colons and quotes"
-        raise YamlSyntaxError(Problem(source, line, column, "", message)) from None
+        fix = "check indentation, colons and quotes"
+        raise YamlSyntaxError(_marked_problem(exc, source, "YAML syntax error", fix)) from None
     except yaml.YAMLError as exc:  # e.g. a control character the reader refuses: it carries its own position
         position = getattr(exc, "position", None)
         line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
         column = position - text.rfind("\n", 0, position) if isinstance(position, int) else 1
         raise YamlSyntaxError(Problem(source, line, column, "", f"not YAML: {exc}; remove that character")) from None
+
+
+class _Constructor(yaml.SafeLoader):
+    """SafeLoader whose impossible dates (2024-13-45) fail like its other errors: with the value's position."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark) from None
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
+def construct(node: yaml.Node, source: str) -> Any:
+    """The plain data of a composed document; a value YAML cannot build raises YamlSyntaxError at its position.
+
+    Composing accepts what construction refuses: a `!!python/...` tag, a list as a key, an impossible date.
+    """
+    loader = _Constructor("")
+    try:
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        fix = "write a plain value (quote it if it is text)"
+        raise YamlSyntaxError(_marked_problem(exc, source, "YAML value error", fix)) from None
+    finally:
+        loader.dispose()
 
 
 def index_positions(node: yaml.Node) -> tuple[Marks, list[DuplicateKey]]:

@@ -225,3 +225,32 @@ def test_tools_folder_is_never_a_python_package() -> None:
     assert not list((REPO / "tools").rglob("*.py"))
     pyproject = (REPO / "pyproject.toml").read_text()
     assert 'include = ["agentkit*"]' in pyproject
+
+
+@pytest.mark.parametrize(
+    ("body", "position", "fragment"),
+    [
+        ("name: x\ndescription: 2024-13-45\n", "2:14", "'2024-13-45' is not a valid date"),
+        ("name: !!python/object:os.system x\n", "1:7", "could not determine a constructor"),
+        ("name: x\n? [a, b]\n: c\n", "2:3", "found unhashable key"),
+        ("name: x\n<<: 5\n", "2:5", "expected a mapping or list of mappings for merging"),
+    ],
+)
+def test_yaml_values_that_cannot_be_built_are_problems_at_their_position(
+    body: str, position: str, fragment: str,
+) -> None:
+    found = problems_of(body)
+    assert len(found) == 1
+    assert found[0].startswith(f"agent.yaml:{position}: YAML value error: ")
+    assert fragment in found[0]
+
+
+def test_a_server_model_with_a_context_builder_needs_its_window() -> None:
+    found = problems_of("name: x\nmodel: http://127.0.0.1:9/v1\ndeveloper: Be terse.\n")
+    assert found == ["agent.yaml:2:8: model: a server does not say its context window; add "
+                     "`context: {context_window: N}` with the server's context size (developer:, memory: and "
+                     "context: need it)"]
+    spec = load_spec_text("name: x\nmodel: http://127.0.0.1:9/v1\ndeveloper: Be terse.\n"
+                          "context: {context_window: 8192}\n")
+    assert spec.context is not None
+    assert spec.context.context_window == 8192

@@ -29,12 +29,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .._errors import UserError
 from .._tools import Effect
-from .._yaml import Marks, Problem, YamlSyntaxError, compose, index_positions, where
+from .._yaml import Marks, Problem, YamlSyntaxError, compose, construct, index_positions, where
 
 Action = Literal["allow", "confirm", "deny"]
 Level = Literal["trusted", "vouched", "untrusted", "unknown"]
@@ -194,6 +193,7 @@ def parse_pack(text: str, source: str) -> tuple[PackFile, Marks]:
     """Parse and validate one pack file; raise PolicyError listing every problem with its position."""
     try:
         node = compose(text, source)
+        data = construct(node, source) if node is not None else None
     except YamlSyntaxError as exc:
         raise PolicyError([exc.problem]) from None
     if node is None:
@@ -201,7 +201,6 @@ def parse_pack(text: str, source: str) -> tuple[PackFile, Marks]:
     marks, duplicates = index_positions(node)
     problems = [Problem(source, d.line, d.column, "", f"duplicate key {d.key!r}: YAML would silently keep only "
                         "the last one; remove one") for d in duplicates]
-    data = yaml.safe_load(text)
     if not isinstance(data, dict):
         problems.append(Problem(source, 1, 1, "", "a pack is a mapping (name:, defaults:, rules: ...), not a list or scalar"))
         raise PolicyError(problems)

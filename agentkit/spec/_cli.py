@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._errors import UserError
 from ._document import SpecError
 
 
@@ -42,6 +43,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             failed += 1
             for problem in exc.problems:
                 print(str(problem), file=sys.stderr)
+        except UserError as exc:  # a missing file, a folder: the other files are still checked
+            failed += 1
+            print(str(exc), file=sys.stderr)
     if failed:
         print(f"{failed} of {len(args.files)} file(s) invalid", file=sys.stderr)
         return 2

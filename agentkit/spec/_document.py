@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from .._errors import UserError
-from .._yaml import Marks, Problem, YamlSyntaxError, compose, index_positions, where
+from .._yaml import Marks, Problem, YamlSyntaxError, compose, construct, index_positions, where
 
 Loc = tuple[str | int, ...]
 
@@ -57,6 +56,7 @@ def parse_document(text: str, source: str, *, kind: str = "agent file") -> Docum
     """Compose `text`, index its marks, substitute `${env:NAME}`; raise SpecError on any problem."""
     try:
         node = compose(text, source)
+        data = construct(node, source) if node is not None else None
     except YamlSyntaxError as exc:
         raise SpecError([exc.problem], kind=kind) from None
     if node is None:
@@ -65,7 +65,7 @@ def parse_document(text: str, source: str, *, kind: str = "agent file") -> Docum
     doc = Document(source, None, marks)
     problems = [Problem(source, d.line, d.column, where(d.mapping),
                         f"key {d.key!r} appears twice (first on line {d.first_line}); keep one") for d in duplicates]
-    doc.data = yaml.safe_load(text)
+    doc.data = data
     if not isinstance(doc.data, dict):
         problems.append(Problem(source, 1, 1, "", f"an {kind} is a mapping of keys (name:, model:, tools: ...), "
                                                   "not a list or a single value"))

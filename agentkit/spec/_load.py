@@ -108,6 +108,10 @@ def _check_tool(doc: Document, loaded: LoadedSpec, index: int, entry: ToolEntry)
 def _check_model(doc: Document, spec: AgentSpec) -> list[Problem]:
     source = spec.model.source
     profiles = [p.name for p in spec.models]
+    if spec.model.is_url and (spec.developer or spec.memory or spec.context) and not (
+            spec.context and spec.context.context_window):
+        return [doc.problem(("model",), "a server does not say its context window; add `context: {context_window: N}` "
+                                        "with the server's context size (developer:, memory: and context: need it)")]
     if source == "default" or spec.model.is_url or source in profiles:
         return []
     path = _rebase(source, doc.base_dir)
