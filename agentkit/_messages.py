@@ -35,7 +35,8 @@ class ToolCall(BaseModel):
 
         Computed every time, never cached: `model_copy(update=...)` would carry a cache over to an edited copy.
         """
-        digest = hashlib.sha256(f"{self.name}\n{canonical_json(self.arguments)}".encode())
+        # surrogatepass: a lone surrogate (a JSON `\ud800` escape from a server) still hashes, and distinctly
+        digest = hashlib.sha256(f"{self.name}\n{canonical_json(self.arguments)}".encode(errors="surrogatepass"))
         return digest.hexdigest()
 
 

@@ -237,6 +237,20 @@ def test_a_decision_for_no_pending_call_is_refused_and_the_state_stays_usable() 
     assert len(sent) == 1
 
 
+def test_a_call_with_a_lone_surrogate_is_gated_and_audited(tmp_path: Path) -> None:
+    """A server's JSON may carry a `\\ud800` escape: the fingerprint and the audit must not crash the run."""
+    odd = ToolCall(id="c", name="send_mail", arguments={"to": [OWNER], "body": "hi \ud800"})
+    assert odd.fingerprint() != odd.model_copy(update={"arguments": {"to": [OWNER], "body": "hi \ufffd"}}).fingerprint()
+    model = FunctionModel(lambda request: call("send_mail", {**odd.arguments, "subject": "s"}))
+    odd = ToolCall(id="c", name="send_mail", arguments={**odd.arguments, "subject": "s"})
+    with AuditLog(tmp_path / "audit.jsonl") as audit:
+        paused = Agent(model, tools=TOOLS, gate=PolicyEngine("default"), audit=audit).run_sync("mail the owner")
+    assert paused.status == "awaiting_confirmation"
+    assert paused.state is not None
+    assert paused.state.pending[0].fingerprint == odd.fingerprint()
+    assert verify(tmp_path / "audit.jsonl").ok
+
+
 def test_an_edited_copy_of_a_call_gets_a_new_fingerprint() -> None:
     original = ToolCall(id="c", name="send_mail", arguments={"to": [OWNER]})
     original.fingerprint()

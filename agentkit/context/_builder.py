@@ -156,7 +156,7 @@ class ContextBuilder:
                 return n_ctx
         raise UserError(
             f"model {getattr(model, 'name', model)!r} does not say its context window; "
-            "pass ContextBuilder(context_window=...)"
+            "pass ContextBuilder(context_window=...) (in an agent file: `context: {context_window: N}`)"
         )
 
     def _draft(self, messages: Sequence[Message]) -> Draft:
