@@ -215,7 +215,7 @@ def patch_code(args: argparse.Namespace, model: Model | None) -> int:
     if not target.is_relative_to(repo) or not target.is_file():
         raise UserError(f"no file {args.file} inside {repo}")
     display = target.relative_to(repo).as_posix()
-    content = target.read_text(encoding="utf-8")
+    content = target.read_text(encoding="utf-8-sig")  # Python source may start with a BOM
     function, first, last = function_source(content, args.function, display)
 
     say(f"== tests before ({args.test_command}, in the sandbox)")

@@ -130,6 +130,21 @@ def test_patch_with_a_correction_then_right_answer(project: Path, capsys: pytest
     assert "5 passed, 0 failed" in out
 
 
+def test_patch_applies_to_a_windows_file_with_bom_and_crlf(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Python reads a UTF-8 BOM and CRLF line breaks; the example must too, and the file keeps both."""
+    patch_code = load_example("patch_code")
+    target = project / "tally" / "stats.py"
+    target.write_bytes(b"\xef\xbb\xbf" + target.read_bytes().replace(b"\n", b"\r\n"))
+    code = patch_code.main([str(project), *PATCH_ARGS, "--scripted", "fix", "--yes"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "== applied: patched tally/stats.py" in out
+    data = target.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.count(b"\n") == data.count(b"\r\n")
+    assert b"    return (ordered[middle - 1] + ordered[middle]) / 2\r\n" in data
+
+
 def test_patch_usage_errors(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     patch_code = load_example("patch_code")
     assert patch_code.main([str(project), "--file", "tally/stats.py", "--function", "mode"]) == 2

@@ -18,13 +18,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ._paths import PathRefused, Resolved, Workspace, kind_of
+from ._paths import NAME_MAX, PathRefused, Resolved, Workspace, kind_of
 
 SNIFF_BYTES = 8192
 
 
 class NotText(PathRefused):
     """A binary or non-UTF-8 file where text was expected."""
+
+
+class TooLarge(PathRefused):
+    """A file over the size limit for whole-file operations."""
 
 
 def check_text(sample: bytes, display: str, size: int) -> None:
@@ -42,14 +46,14 @@ def read_whole(workspace: Workspace, resolved: Resolved, *, max_bytes: int) -> s
     """The whole file as text, for edits; refuses binary files and files over `max_bytes`."""
     with workspace.open_file(resolved) as (fd, info):
         if info.st_size > max_bytes:
-            raise PathRefused(f"{resolved.display} is {info.st_size} bytes, over the {max_bytes}-byte limit for "
+            raise TooLarge(f"{resolved.display} is {info.st_size} bytes, over the {max_bytes}-byte limit for "
                               "whole-file operations; edit a smaller file or raise the toolkit's max_file_bytes")
         chunks = []
         total = 0
         while chunk := os.read(fd, 1 << 20):
             total += len(chunk)
             if total > max_bytes:
-                raise PathRefused(f"{resolved.display} grew past {max_bytes} bytes while being read")
+                raise TooLarge(f"{resolved.display} grew past {max_bytes} bytes while being read")
             chunks.append(chunk)
         data = b"".join(chunks)
     check_text(data[:SNIFF_BYTES], resolved.display, len(data))
@@ -114,9 +118,14 @@ def _timestamp() -> str:
     return datetime.datetime.now().strftime("%Y%m%dT%H%M%S.%f")
 
 
+def _shortened(name: str, max_bytes: int) -> str:
+    """`name` cut to `max_bytes` of UTF-8 (never inside a character), so a suffix keeps it a legal name."""
+    return os.fsencode(name)[:max_bytes].decode("utf-8", "ignore")
+
+
 def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
     """Atomically put `data` at `name` in the directory `dir_fd`: temp file, fsync, replace, fsync dir."""
-    temp = f".{name}.agentkit-{secrets.token_hex(4)}.tmp"
+    temp = f".{_shortened(name, 128)}.agentkit-{secrets.token_hex(4)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
     try:
         try:
@@ -138,7 +147,8 @@ def _write_new(dir_fd: int, name: str, data: bytes, mode: int) -> None:
 def _backup_location(workspace: Workspace, resolved: Resolved) -> tuple[list[str], str]:
     assert workspace.backup_dir is not None
     *parents, name = resolved.parts
-    return [workspace.backup_dir, *parents], f"{name}.{_timestamp()}"
+    stamp = _timestamp()
+    return [workspace.backup_dir, *parents], f"{_shortened(name, NAME_MAX - len(stamp) - 1)}.{stamp}"
 
 
 def write_text(workspace: Workspace, resolved: Resolved, content: str) -> str | None:

@@ -11,7 +11,9 @@
 
 A BEFORE text must occur exactly once in the file; a diff hunk's context and removed lines must match
 exactly (fuzz 0), at the stated line or, failing that, at the one place they occur. Nothing is partly applied:
-any failure raises `PatchError`, whose message tells the model what to correct.
+any failure raises `PatchError`, whose message tells the model what to correct. A file whose line breaks are all
+CRLF is edited as LF text and converted back, so patches written with plain newlines apply and the file keeps
+its line endings; lines are split on "\n" only, so form feeds and Unicode line separators stay content.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class BeforeAfter:
 
 
 _MARKER_BLOCK = re.compile(
-    r"^<{7} ?BEFORE[^\n]*\n(?P<before>.*?)^={7}[^\n]*\n(?P<after>.*?)^>{7} ?AFTER[^\n]*$", re.DOTALL | re.MULTILINE
+    r"^<{7} ?BEFORE[^\n]*\n(?P<before>.*?)^={7}[ \t]*\r?\n(?P<after>.*?)^>{7} ?AFTER[^\n]*$", re.DOTALL | re.MULTILINE
 )
 _FENCED_BLOCK = re.compile(
     r"^BEFORE:[ \t]*\n(?P<fb>`{3,}|~{3,})[^\n]*\n(?P<before>.*?)^(?P=fb)[ \t]*\n\s*"
@@ -73,12 +75,28 @@ def _occurrences(content: str, needle: str) -> list[int]:
         start = index + 1
 
 
+def _is_crlf(text: str) -> bool:
+    """Every line break is CRLF: such a file is edited as LF text, then converted back."""
+    return "\r\n" in text and text.count("\n") == text.count("\r\n")
+
+
+def _split_lines(text: str) -> list[str]:
+    """Lines without their "\n"; unlike str.splitlines, \f, \x1c-\x1e, \x85 and \u2028 are not breaks."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def _squash(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
 def apply_block(content: str, block: BeforeAfter, *, index: int = 1) -> str:
     """Replace the one occurrence of `block.before`; 0 or several occurrences raise PatchError saying which."""
+    if _is_crlf(content):
+        lf_block = BeforeAfter(block.before.replace("\r\n", "\n"), block.after.replace("\r\n", "\n"))
+        return apply_block(content.replace("\r\n", "\n"), lf_block, index=index).replace("\n", "\r\n")
     before, after = block.before, block.after
     if not before.strip():
         raise PatchError(f"block {index}: the BEFORE text is empty; quote the exact lines to replace "
@@ -160,7 +178,7 @@ def parse_unified_diff(text: str) -> FileDiff:
     A hunk with counts ends when they are used up, so a removed line that itself starts with "-- " is read
     as content, not as a new file header.
     """
-    lines = text.splitlines()
+    lines = _split_lines(text.replace("\r\n", "\n") if _is_crlf(text) else text)
     old_path = new_path = None
     hunks: list[Hunk] = []
     current: Hunk | None = None
@@ -251,6 +269,8 @@ def _find_block(lines: list[str], block: list[str], start_hint: int | None, sear
 
 def apply_unified_diff(content: str | None, diff: str | FileDiff) -> str:
     """Apply a one-file unified diff with context verification (fuzz 0). `content` None means a new file."""
+    if content is not None and _is_crlf(content):
+        return apply_unified_diff(content.replace("\r\n", "\n"), diff).replace("\n", "\r\n")
     parsed = parse_unified_diff(diff) if isinstance(diff, str) else diff
     if parsed.deletes:
         raise PatchError("this diff deletes the file; use delete_file instead")
@@ -258,7 +278,7 @@ def apply_unified_diff(content: str | None, diff: str | FileDiff) -> str:
         raise PatchError("the file does not exist, and the diff expects existing lines")
     text = content or ""
     ends_with_newline = text.endswith("\n") or not text
-    lines = text.splitlines()
+    lines = _split_lines(text)
     offset = 0
     search_from = 0
     for number, hunk in enumerate(parsed.hunks, 1):

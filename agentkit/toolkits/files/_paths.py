@@ -20,6 +20,7 @@ from ..._errors import UserError
 
 _SYSTEM_DIRS = ("/proc", "/sys", "/dev", "/run")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+NAME_MAX = 255  # bytes in one file name (Linux filesystems)
 
 
 class PathRefused(Exception):
@@ -98,6 +99,10 @@ class Workspace:
         pure = PurePosixPath(text)
         if ".." in pure.parts:
             raise PathRefused(f"{path!r}: '..' is not allowed; give a path inside the workspace. {self.describe()}")
+        for part in pure.parts:
+            if len(os.fsencode(part)) > NAME_MAX:
+                raise PathRefused(f"the name {part[:40]!r}... is {len(os.fsencode(part))} bytes long; a file or "
+                                  f"directory name is limited to {NAME_MAX} bytes: choose a shorter name")
         if pure.is_absolute():
             candidates = [(root, PurePosixPath(os.path.relpath(pure, root))) for root in self.roots
                           if pure == PurePosixPath(root) or PurePosixPath(root) in pure.parents]

@@ -7,22 +7,35 @@ import fnmatch
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterator
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..._errors import ModelRetry
 from ..._tools import Tool, tool
-from ._io import SNIFF_BYTES, check_text, iter_lines, read_lines, read_whole, remove_file, write_text
+from ._io import (
+    SNIFF_BYTES,
+    NotText,
+    TooLarge,
+    check_text,
+    iter_lines,
+    read_lines,
+    read_whole,
+    remove_file,
+    write_text,
+)
 from ._patch import PatchError, apply_patch_text
 from ._paths import PathRefused, Resolved, Workspace, kind_of
 
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".mypy_cache",
                         ".pytest_cache", ".ruff_cache", ".tox"})
 _PREVIEW_CHARS = 20_000
+_SEARCH_SECONDS = 10.0  # matching time one search_files call may spend; Python's re cannot be interrupted
 
 T = TypeVar("T")
 
@@ -49,7 +62,7 @@ def _retrying(function: Callable[..., T]) -> Callable[..., T]:
             return function(*args, **kwargs)
         except (PathRefused, PatchError) as exc:
             raise ModelRetry(str(exc)) from None
-        except re.error as exc:
+        except (re.error, regex.error) as exc:
             raise ModelRetry(f"invalid regular expression: {exc}; escape special characters with \\") from None
 
     return wrapper
@@ -57,8 +70,7 @@ def _retrying(function: Callable[..., T]) -> Callable[..., T]:
 
 def unified_diff(old: str | None, new: str | None, display: str) -> str:
     """A reviewable diff; /dev/null on the side that does not exist."""
-    before = (old or "").splitlines(keepends=True)
-    after = (new or "").splitlines(keepends=True)
+    before, after = _lines_kept(old or ""), _lines_kept(new or "")
     lines = difflib.unified_diff(
         before, after, fromfile="/dev/null" if old is None else f"a/{display}",
         tofile="/dev/null" if new is None else f"b/{display}",
@@ -79,6 +91,9 @@ class _Files:
         self.workspace = Workspace(config.roots, backup_dir=config.backup_dir)
 
     def writable(self, path: str) -> Resolved:
+        if path.rstrip().endswith("/"):
+            raise PathRefused(f"{path!r} ends with '/', which names a directory; give the file's path, "
+                              "e.g. 'docs/notes.txt' (missing directories are created)")
         resolved = self.workspace.resolve(path)
         if self.workspace.is_backup(resolved):
             raise PathRefused(f"{resolved.display} is inside the backup directory, which the tools do not modify")
@@ -93,6 +108,12 @@ class _Files:
         if not stat.S_ISREG(info.st_mode):
             raise PathRefused(f"{resolved.display} is a {kind_of(info.st_mode)}, not a regular file")
         return read_whole(self.workspace, resolved, max_bytes=self.config.max_file_bytes)
+
+    def not_shown(self, resolved: Resolved, reason: PathRefused) -> str:
+        """Why a file that write_file/delete_file will replace or remove anyway has no diff in the preview."""
+        info = self.workspace.lstat(resolved)
+        why = "binary or not UTF-8" if isinstance(reason, NotText) else "too large to show"
+        return f"{info.st_size if info else 0} bytes, {why}"
 
     def check_size(self, content: str) -> None:
         size = len(content.encode("utf-8"))
@@ -200,7 +221,8 @@ def toolkit(config: Config) -> list[Tool]:
             glob: Only files whose name (or relative path, if it has a '/') matches, e.g. '*.py'.
             ignore_case: Match regardless of case.
         """
-        regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+        compiled = regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
+        deadline = time.monotonic() + _SEARCH_SECONDS
         resolved = workspace.resolve(path, must_exist=True)
         matches: list[str] = []
         skipped = 0
@@ -211,7 +233,8 @@ def toolkit(config: Config) -> list[Tool]:
                 relative = prefix + name
                 if not fnmatch.fnmatch(relative if "/" in glob else name, glob):
                     continue
-                found = _search_one(dir_fd, name, regex, config.max_file_bytes, config.max_results - len(matches))
+                found = _search_one(dir_fd, name, compiled, config.max_file_bytes, config.max_results - len(matches),
+                                    deadline)
                 if found is None:
                     skipped += 1
                     continue
@@ -239,9 +262,15 @@ def toolkit(config: Config) -> list[Tool]:
 
     @write_file.preview
     def _preview_write(arguments: dict[str, Any]) -> str:
+        content = str(arguments.get("content", ""))
         try:
             resolved = files.writable(str(arguments.get("path", "")))
-            return unified_diff(files.current(resolved), str(arguments.get("content", "")), resolved.display)
+            files.check_size(content)
+            try:
+                return unified_diff(files.current(resolved), content, resolved.display)
+            except (NotText, TooLarge) as exc:  # write_file replaces such a file all the same: say so
+                return (f"replace {resolved.display} ({files.not_shown(resolved, exc)}) with:\n"
+                        + unified_diff(None, content, resolved.display))
         except (PathRefused, PatchError) as exc:
             return f"(this call will be refused: {exc})"
 
@@ -285,7 +314,10 @@ def toolkit(config: Config) -> list[Tool]:
     def _preview_delete(arguments: dict[str, Any]) -> str:
         try:
             resolved = files.writable(str(arguments.get("path", "")))
-            old = files.current(resolved)
+            try:
+                old = files.current(resolved)
+            except (NotText, TooLarge) as exc:  # delete_file removes such a file all the same: say so
+                return f"delete {resolved.display} ({files.not_shown(resolved, exc)})"
         except (PathRefused, PatchError) as exc:
             return f"(this call will be refused: {exc})"
         if old is None:
@@ -298,6 +330,13 @@ def toolkit(config: Config) -> list[Tool]:
     return tools
 
 
+def _lines_kept(text: str) -> list[str]:
+    """Lines with their "\n", split as the patch helpers split them (str.splitlines also breaks at \f, \u2028)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
 def _is_link(name: str, dir_fd: int) -> bool:
     try:
         return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
@@ -306,9 +345,9 @@ def _is_link(name: str, dir_fd: int) -> bool:
 
 
 def _search_one(
-    dir_fd: int, name: str, regex: re.Pattern[str], max_bytes: int, budget: int
+    dir_fd: int, name: str, compiled: regex.Pattern[str], max_bytes: int, budget: int, deadline: float
 ) -> list[tuple[int, str]] | None:
-    """Matches in one file, or None when it is not a searchable text file."""
+    """Matches in one file, or None when it is not a searchable text file; matching stops at `deadline`."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
@@ -326,7 +365,13 @@ def _search_one(
         found: list[tuple[int, str]] = []
         for number, (raw, _cut) in enumerate(iter_lines(handle, 8000), 1):
             line = raw.decode("utf-8", "replace").rstrip("\n")[:2000]
-            if regex.search(line):
+            try:
+                hit = compiled.search(line, timeout=max(deadline - time.monotonic(), 0.001))
+            except TimeoutError:
+                raise PathRefused(f"the regular expression {compiled.pattern!r} took too long (over "
+                                  f"{_SEARCH_SECONDS:.0f} s of matching); nested quantifiers like (a+)+ or (a|aa)+ "
+                                  "backtrack without end: simplify it") from None
+            if hit:
                 found.append((number, line[:300]))
                 if len(found) >= budget:
                     break
