@@ -92,7 +92,7 @@ def test_search_and_read(tmp_path: Path) -> None:
     search, read = results(result.messages)
     found = json.loads(search.content)
     assert found == [{"id": "m1", "folder": "INBOX", "from": "Ana <ana@example.org>",
-                      "to": ["Doe, Jo <jo@example.org>", "me@example.org"], "subject": "Invoice",
+                      "to": ['"Doe, Jo" <jo@example.org>', "me@example.org"], "subject": "Invoice",
                       "date": "2025-03-10T09:00:00+01:00", "snippet": "Please pay & thanks", "unread": True}]
     assert json.loads(read.content)["body"] == "Pay 42 EUR."
     assert read.provenance == "untrusted"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from email.utils import formataddr, getaddresses
+from email.utils import getaddresses
 
 from .._errors import ModelRetry
 
@@ -16,6 +16,23 @@ from .._errors import ModelRetry
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+# Every character str.splitlines() breaks on: the email package refuses them all in a header value.
+_LINE_BREAK = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # RFC 5322: a display name holding one of these is quoted
+
+
+def has_line_break(text: str) -> bool:
+    return _LINE_BREAK.search(text) is not None
+
+
+def display_address(name: str, address: str) -> str:
+    """'Name <addr>' as a person writes it: the name quoted only where it must be ('"Doe, J" <j@y.org>'),
+    accents kept as they are (formataddr would turn them into =?utf-8?...?= words)."""
+    if not name:
+        return address
+    if _SPECIALS.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
 
 
 def is_address(text: str) -> bool:
@@ -27,12 +44,12 @@ def split_recipients(value: str | Sequence[str]) -> list[str]:
     items = [value] if isinstance(value, str) else list(value)
     out: list[str] = []
     for item in items:
-        if any(ch in item for ch in "\r\n"):
+        if has_line_break(item):
             raise ModelRetry(f"Recipient {item!r} contains a line break; give one address per list item.")
         for name, address in getaddresses([item]):
             if not name and not address:
                 continue
-            out.append(formataddr((name, address)) if name else address)
+            out.append(display_address(name, address))
     return out
 
 

@@ -159,14 +159,16 @@ class CalDavBackend:
         self._run(lambda calendar: calendar.add_event(data, increase_seqno=False))
         return _ical.to_event(component)
 
-    def _rewrite(self, event_id: str, change: Callable[[Any], T]) -> T:
+    def _rewrite(self, event_id: str, change: Callable[[Any, Any], T]) -> T:
+        """Apply `change(master, calendar)` to the event's object and save it."""
+
         def rewrite(calendar: Any) -> T:
             obj = self._object(calendar, event_id)
             cal = _ical.parse_calendar(str(obj.data), source=self.description)
             component = _ical.master(cal, event_id)
             if component is None:
                 raise EventNotFoundError(f"no event with id {event_id!r} in the {self.description}")
-            result = change(component)
+            result = change(component, cal)
             obj.data = _ical.finalize(cal).decode()
             obj.save(increase_seqno=False)  # apply_changes already raised SEQUENCE
             return result
@@ -174,14 +176,14 @@ class CalDavBackend:
         return self._run(rewrite)
 
     def update_event(self, event_id: str, changes: EventChanges) -> CalendarEvent:
-        def update(component: Any) -> CalendarEvent:
-            _ical.apply_changes(component, changes)
+        def update(component: Any, cal: Any) -> CalendarEvent:
+            _ical.apply_changes(component, changes, overrides=_ical.components_of(cal, event_id)[1:])
             return _ical.to_event(component)
 
         return self._rewrite(event_id, update)
 
     def invite(self, event_id: str, attendees: list[str]) -> InviteOutcome:
-        def invite(component: Any) -> InviteOutcome:
+        def invite(component: Any, _: Any) -> InviteOutcome:
             added = _ical.add_attendees(component, attendees)
             notified = tuple(added) if self.sends_invitations else ()
             return InviteOutcome(event=_ical.to_event(component), notified=notified)

@@ -188,6 +188,8 @@ class GoogleCalendarBackend:
         existing: list[dict[str, Any]] = list(current.get("attendees", []))
         present = {a.get("email", "").lower() for a in existing}
         added = [a for a in attendees if a.lower() not in present]
+        if not added:  # a PATCH with sendUpdates=all would email every attendee about nothing
+            return InviteOutcome(event=event_from_api(current), notified=())
         body = {"attendees": existing + [{"email": a} for a in added]}
         patched = self._execute(
             self._events().patch(calendarId=self.calendar_id, eventId=event_id, body=body, sendUpdates="all"),

@@ -8,7 +8,7 @@ this module only turns its components into `CalendarEvent`s, filters them exactl
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -191,8 +191,46 @@ def _replace(component: icalendar.cal.Component, name: str, value: Any) -> None:
         component.add(name, value)
 
 
-def apply_changes(component: icalendar.cal.Component, changes: EventChanges) -> None:
-    """Rewrite the fields `changes` sets; moving only the start keeps the event's length."""
+def _shifted(value: datetime, old_start: datetime, new_start: datetime) -> datetime:
+    """Where an occurrence at `value` of a series starting at `old_start` falls once the series starts at
+    `new_start`: as far from the start in wall-clock time (so whole days stay whole days across DST)."""
+    if value.tzinfo is not None and old_start.tzinfo is not None:
+        value = value.astimezone(old_start.tzinfo)
+    moved = new_start.replace(tzinfo=None) + (value.replace(tzinfo=None) - old_start.replace(tzinfo=None))
+    return _moment(moved.replace(tzinfo=new_start.tzinfo))
+
+
+def _shift_exceptions(
+    master: icalendar.cal.Component, overrides: Sequence[icalendar.cal.Component], old: datetime, new: datetime,
+) -> None:
+    """Moving a series moves the occurrences its EXDATEs and overrides name (RFC 5545 matches them by exact
+    time); otherwise a cancelled occurrence comes back and an overridden one shows twice."""
+    exdates = master.get("EXDATE")
+    if exdates is not None:
+        values = [d.dt for prop in (exdates if isinstance(exdates, list) else [exdates]) for d in prop.dts]
+        master.pop("EXDATE")
+        master.add("exdate", [_shifted(v, old, new) if isinstance(v, datetime) else v for v in values])
+    for override in overrides:
+        occurrence = _dt(override, "RECURRENCE-ID")
+        if not isinstance(occurrence, datetime):
+            continue
+        if _dt(override, "DTSTART") == occurrence:  # still at its usual slot: it moves with the series
+            for name in ("DTSTART", "DTEND"):
+                value = _dt(override, name)
+                if isinstance(value, datetime):
+                    _replace(override, name.lower(), _shifted(value, old, new))
+        _replace(override, "recurrence-id", _shifted(occurrence, old, new))
+        sequence = override.get("SEQUENCE")
+        _replace(override, "sequence", int(sequence) + 1 if sequence is not None else 1)
+        _stamp(override)
+
+
+def apply_changes(
+    component: icalendar.cal.Component, changes: EventChanges, *,
+    overrides: Sequence[icalendar.cal.Component] = (),
+) -> None:
+    """Rewrite the fields `changes` sets; moving only the start keeps the event's length. `overrides` are
+    the series' overridden occurrences, which move with it."""
     current = to_event(component)
     if changes.title is not None:
         _replace(component, "summary", changes.title)
@@ -207,6 +245,9 @@ def apply_changes(component: icalendar.cal.Component, changes: EventChanges) -> 
         component.pop("DURATION", None)
         _replace(component, "dtstart", _moment(updated.start))
         _replace(component, "dtend", _moment(updated.end))
+        series = component.get("RRULE") is not None or component.get("RDATE") is not None
+        if series and component.get("RECURRENCE-ID") is None and isinstance(current.start, datetime):
+            _shift_exceptions(component, overrides, current.start, updated.start)
     sequence = component.get("SEQUENCE")
     _replace(component, "sequence", int(sequence) + 1 if sequence is not None else 1)
     _stamp(component)

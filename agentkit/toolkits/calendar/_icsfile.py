@@ -115,7 +115,7 @@ class IcsFileBackend:
     def update_event(self, event_id: str, changes: EventChanges) -> CalendarEvent:
         def update(cal: icalendar.Calendar) -> CalendarEvent:
             component = self._master(cal, event_id)
-            _ical.apply_changes(component, changes)
+            _ical.apply_changes(component, changes, overrides=_ical.components_of(cal, event_id)[1:])
             return _ical.to_event(component)
 
         return self._modify(update)

@@ -32,3 +32,9 @@ def refuse_second_trashing(message_id: str, folder: str, trash_folder: str) -> N
             f"{message_id} is already in {trash_folder}; removing it for good needs "
             "permanent_delete: true in the mail toolkit config"
         )
+
+
+def filing_failure(filed: bool, sent_folder: str, exc: Exception) -> str:
+    """What went wrong after a message went out: it is still in Drafts, and filed in Sent or not."""
+    where = f"it was filed in {sent_folder} but" if filed else f"it could not be filed in {sent_folder} and"
+    return f"{where} its draft stays in Drafts ({type(exc).__name__}: {exc})"

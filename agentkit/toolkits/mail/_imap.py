@@ -24,7 +24,13 @@ from typing import Any
 from ..._errors import UserError
 from ..._net import is_loopback
 from .._addresses import bare_address
-from ._folders import newest_drafts, newest_first, refuse_second_trashing, require_drafts_folder
+from ._folders import (
+    filing_failure,
+    newest_drafts,
+    newest_first,
+    refuse_second_trashing,
+    require_drafts_folder,
+)
 from ._model import (
     Draft,
     MailError,
@@ -258,14 +264,18 @@ class ImapSmtpBackend:
             draft = to_draft(draft_id, message)
             sender = bare_address(draft.sender) or self.from_address
             refused = self.smtp.send(message, sender=sender, recipients=draft.recipients)
-            # sent: from here on nothing may fail silently, the draft is removed only once filed
-            sent_id = draft_id
-            if self.save_sent:
-                sent_id = self._append(conn, self.sent_folder, raw, r"(\Seen)")
-            self._select(conn, self.drafts_folder, readonly=False)
-            self._remove(conn, uid)
-        sent = to_message(sent_id, self.sent_folder if self.save_sent else folder, message)
-        return sent.summary(refused=refused)
+            # sent: from here on a failure is reported, not raised (a retry would send it twice), and the draft
+            # is removed only once filed
+            sent_id, filed_in, unfiled = draft_id, folder, None
+            try:
+                if self.save_sent:
+                    sent_id = self._append(conn, self.sent_folder, raw, r"(\Seen)")
+                    filed_in = self.sent_folder
+                self._select(conn, self.drafts_folder, readonly=False)
+                self._remove(conn, uid)
+            except (MailError, OSError, imaplib.IMAP4.error) as exc:
+                unfiled = filing_failure(filed_in == self.sent_folder or not self.save_sent, self.sent_folder, exc)
+        return to_message(sent_id, filed_in, message).summary(refused=refused, unfiled=unfiled)
 
     def delete(self, message_id: str) -> None:
         with self._session() as conn:

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from ..._errors import UserError
 from .._addresses import bare_address
-from ._folders import newest_drafts, newest_first, refuse_second_trashing, require_drafts_folder
+from ._folders import (
+    filing_failure,
+    newest_drafts,
+    newest_first,
+    refuse_second_trashing,
+    require_drafts_folder,
+)
 from ._model import (
     Draft,
     MailError,
@@ -204,9 +210,13 @@ class MaildirBackend:
                     outbox.add(queued)
                 except OSError as exc:
                     raise MailError(f"cannot deliver into the outbox {self.outbox}: {exc.strerror or exc}") from None
-            sent_id = self._store(self.sent_folder, raw, "S")
-            box.remove(key)
-        return to_message(sent_id, self.sent_folder, message).summary(refused=refused)
+            sent_id, filed_in, unfiled = draft_id, self.drafts_folder, None
+            try:  # it went out: from here on a failure is reported, not raised (a retry would send it twice)
+                sent_id, filed_in = self._store(self.sent_folder, raw, "S"), self.sent_folder
+                box.remove(key)
+            except (OSError, KeyError, MailError) as exc:
+                unfiled = filing_failure(filed_in == self.sent_folder, self.sent_folder, exc)
+        return to_message(sent_id, filed_in, message).summary(refused=refused, unfiled=unfiled)
 
     def delete(self, message_id: str) -> None:
         with self._lock:

@@ -21,6 +21,8 @@ from email.utils import formatdate, getaddresses, make_msgid, parsedate_to_datet
 from html.parser import HTMLParser
 from typing import Protocol, runtime_checkable
 
+from .._addresses import display_address
+
 
 class MailError(RuntimeError):
     """A mail backend failed (server down, login refused, store unreadable); the message says why."""
@@ -41,6 +43,7 @@ class MailSummary:
     snippet: str
     unread: bool | None = None
     refused: tuple[str, ...] = ()
+    unfiled: str | None = None  # sent, but filing it went wrong: what happened (the send is not to be repeated)
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,12 @@ class MailMessage:
 
     def summary(
         self, *, snippet_chars: int = 160, unread: bool | None = None, refused: tuple[str, ...] = (),
+        unfiled: str | None = None,
     ) -> MailSummary:
-        """The listing line for this message; `unread` and `refused` are what the store knows besides."""
+        """The listing line for this message; `unread`, `refused`, `unfiled` are what the store knows besides."""
         return MailSummary(
             self.id, self.folder, self.sender, self.to, self.subject, self.date,
-            snippet(self.body, chars=snippet_chars), unread=unread, refused=refused,
+            snippet(self.body, chars=snippet_chars), unread=unread, refused=refused, unfiled=unfiled,
         )
 
 
@@ -162,7 +166,8 @@ class MailBackend(Protocol):
     def get_draft(self, draft_id: str) -> Draft: ...
 
     def send_draft(self, draft_id: str) -> MailSummary:
-        """Send the stored draft as it is and file it as sent; returns the sent message."""
+        """Send the stored draft as it is and file it as sent; returns the sent message. Once the message has
+        gone out, a failure to file it is reported in `unfiled`, never raised: a retry would send it twice."""
         ...
 
     def delete(self, message_id: str) -> None:
@@ -229,11 +234,12 @@ def _addresses(message: EmailMessage, name: str) -> tuple[str, ...]:
 
 
 def split_addresses(*values: str) -> tuple[str, ...]:
-    """Header values -> 'Name <addr>' / 'addr' strings, one per address (commas in quoted names kept)."""
+    """Header values -> 'Name <addr>' / 'addr' strings, one per address (a name with a comma stays quoted, so
+    the string can be given back as a recipient)."""
     out = []
     for display, address in getaddresses(list(values)):
         if address:
-            out.append(" ".join((f"{display} <{address}>" if display else address).split()))
+            out.append(display_address(" ".join(display.split()), address))
     return tuple(out)
 
 

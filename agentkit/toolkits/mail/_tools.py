@@ -20,7 +20,7 @@ from pydantic import BeforeValidator, Field
 
 from ..._errors import ModelRetry
 from ..._tools import Tool, ToolReturn, tool
-from .._addresses import is_address, validate_recipients
+from .._addresses import has_line_break, is_address, validate_recipients
 from .._preview import preview_call
 from ._model import Draft, MailBackend, MailMessage, MailNotFoundError, MailSummary, snippet, split_handle
 
@@ -72,19 +72,24 @@ def _draft(item: Draft) -> dict[str, Any]:
 def mail_tools(backend: MailBackend, *, max_body_chars: int = 20_000) -> list[Tool]:
     """The six mail tools over `backend`; `read_mail` cuts bodies longer than `max_body_chars`."""
 
+    sent_but_kept: set[str] = set()  # handles of drafts that went out but stayed in Drafts (filing failed)
+
     def not_found(exc: MailNotFoundError, hint: str) -> ModelRetry:
         return ModelRetry(f"{exc}. {hint}")
 
     def plan_draft(to: list[str], subject: str, body: str, cc: list[str] | None) -> Draft:
         recipients = validate_recipients(to, argument="to")
         copies = validate_recipients(cc or [], argument="cc", required=False)
-        if any(ch in subject for ch in "\r\n"):
+        if has_line_break(subject):
             raise ModelRetry("subject must be one line: remove the line breaks.")
         return Draft(id="", sender=backend.from_address, to=tuple(recipients), cc=tuple(copies),
                      subject=subject.strip(), body=body)
 
     def checked_draft(draft_id: str) -> Draft:
         backend_id, digest = split_handle(draft_id)
+        if draft_id in sent_but_kept:
+            raise ModelRetry(f"The draft {backend_id} was already sent; it is still in Drafts only because filing it "
+                             "failed. It is not sent again.")
         if digest is None:
             raise ModelRetry(
                 f"{draft_id!r} is not a draft_id from draft_mail or list_drafts; those end with '#' and 16 hex "
@@ -179,7 +184,11 @@ def mail_tools(backend: MailBackend, *, max_body_chars: int = 20_000) -> list[To
         draft = checked_draft(draft_id)
         sent = backend.send_draft(draft.id)
         refused = f" The server refused: {', '.join(sent.refused)}." if sent.refused else ""
-        return f"Sent to {', '.join(draft.recipients)} (message id {sent.id}).{refused}"
+        unfiled = ""
+        if sent.unfiled:
+            sent_but_kept.add(draft_id)
+            unfiled = f" But {sent.unfiled}. It was sent: do not send it again."
+        return f"Sent to {', '.join(draft.recipients)} (message id {sent.id}).{refused}{unfiled}"
 
     @send_mail.preview
     async def _preview_send(arguments: dict[str, Any]) -> str:
