@@ -1,11 +1,13 @@
 """Token counting with the model's own tokenizer, cached, plus the chat template's per-message overhead.
 
 Models that expose `count_tokens(text)` (agentkit.models.LlamaCppModel) are counted exactly. Others get
-`approximate_tokens`: a regex pre-tokenizer that charges one token per punctuation mark, digit and newline
-and one per 5 letters of a plain word (one per 3 letters of mixed-case runs). Measured against SmolLM2's
-tokenizer it overestimates code (x1.5), English prose (x1.6), French (x1.2), JSON/HTML (x1.4) and logs (x1.2),
-and underestimates base64 (x0.6): budgets err on the safe side except for binary blobs, which the inflation
-warnings flag anyway.
+`approximate_tokens`: a regex pre-tokenizer that charges one token per punctuation mark, digit and newline,
+one per 5 letters of a plain word (one per 3 letters of mixed-case runs), one per non-ASCII character of two
+UTF-8 bytes (accents, Greek, Cyrillic, Arabic) and one per UTF-8 byte of longer characters (CJK, kana, hangul,
+Thai, emoji). Measured against SmolLM2's tokenizer it overestimates code (x1.4), English prose (x1.6-1.9), French
+(x1.2-1.7), JSON/HTML (x1.4-1.6), logs (x1.2), Greek, Cyrillic and Arabic (x1.1-1.4), Japanese, Korean, Thai
+(x1.2-1.7) and Chinese (x2.6), and underestimates base64 (x0.6) and Hebrew (x0.9): budgets err on the safe
+side except for binary blobs, which the inflation warnings flag anyway.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ APPROX_BASE_OVERHEAD = 4
 """Generation prompt and BOS, used when the template cannot be measured."""
 
 
+def _non_ascii_tokens(char: str) -> int:
+    """One token for a 2-byte UTF-8 character (accented Latin, Greek, Cyrillic, Arabic...); for longer ones (CJK,
+    kana, hangul, Thai, emoji) one per UTF-8 byte, the most a byte-level vocabulary can split them into."""
+    code = ord(char)
+    return 1 if code < 0x800 else 3 if code < 0x10000 else 4
+
+
 def approximate_tokens(text: str) -> int:
     """Conservative token estimate for models without a tokenizer (see the module docstring for its error)."""
     count = 0
@@ -39,11 +48,11 @@ def approximate_tokens(text: str) -> int:
         elif first.isalpha():
             plain = piece.islower() or piece.isupper() or (first.isupper() and piece[1:].islower())
             if not piece.isascii():
-                count += math.ceil(len(piece) / 3)
+                count += sum(map(_non_ascii_tokens, piece))
             else:
                 count += math.ceil(len(piece) / 5) if plain else math.ceil(len(piece) / 3)
         else:
-            count += 1
+            count += _non_ascii_tokens(piece) if not piece.isascii() else 1
     return count
 
 

@@ -181,6 +181,9 @@ def _risk_cues(analysis: Analysis) -> None:
 def _vagueness(analysis: Analysis, *, has_history: bool) -> None:
     if has_history or analysis.greeting:
         return
+    if not analysis.text.strip():  # an empty request names nothing to do: ask, rather than let the model guess
+        analysis.vague = True
+        return
     tokens = [part for word in words(analysis.folded) for part in re.split(r"[-']", word) if part]
     if not tokens or len(tokens) > 12 or any(ch.isdigit() for ch in analysis.text):
         return

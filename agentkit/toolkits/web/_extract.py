@@ -19,6 +19,8 @@ ContentKind = Literal["html", "json", "text"]
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]{1,40})""", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+# Binary formats whose head may hold no NUL byte (a PDF starts with text objects): never read as text.
+_BINARY_MAGIC = (b"%PDF-", b"GIF87a", b"GIF89a", b"\x89PNG", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"%!PS")
 _TEXT_TYPES = ("application/xml", "application/javascript", "application/x-yaml", "application/yaml")
 
 
@@ -39,6 +41,8 @@ def sniff(body: bytes) -> ContentKind | None:
     head = body[:2048]
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
+    if head.startswith(_BINARY_MAGIC):
+        return None
     lowered = head.lstrip().lower()
     if lowered.startswith((b"<!doctype html", b"<html")) or b"<body" in lowered:
         return "html"
@@ -55,13 +59,26 @@ def _valid_codec(name: str | None) -> str | None:
     if not name:
         return None
     try:
-        return codecs.lookup(name.strip().strip("'\"")).name
+        info = codecs.lookup(name.strip().strip("'\""))
     except LookupError:
+        return None
+    # rot13, base64, zlib... are codecs but not charsets: bytes.decode() refuses them with LookupError
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+def _strict(body: bytes, encoding: str, *, truncated: bool) -> str | None:
+    """`body` decoded strictly, except that an incomplete character at the end of a body cut by the size cap
+    is dropped; None when the bytes are not in that encoding."""
+    try:
+        return codecs.getincrementaldecoder(encoding)("strict").decode(body, final=not truncated)
+    except UnicodeDecodeError:
         return None
 
 
-def decode(body: bytes, *, charset: str | None, kind: ContentKind) -> tuple[str, str]:
-    """Decode with the BOM, then the declared charset, then a `<meta charset>`, then UTF-8, then detection."""
+def decode(body: bytes, *, charset: str | None, kind: ContentKind, truncated: bool = False) -> tuple[str, str]:
+    """Decode with the BOM, then UTF-8 when the bytes are non-ASCII UTF-8 (a declared legacy charset is then
+    wrong: real Latin-1 or cp1252 text is practically never valid UTF-8), then the declared charset (header,
+    else `<meta charset>`) when the bytes fit it, then UTF-8, then detection."""
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             return body.decode(encoding, errors="replace"), encoding
@@ -69,17 +86,28 @@ def decode(body: bytes, *, charset: str | None, kind: ContentKind) -> tuple[str,
     if declared is None and kind == "html":
         match = _META_CHARSET.search(body[:4096])
         declared = _valid_codec(match.group(1).decode("ascii")) if match else None
+    utf8 = _strict(body, "utf-8", truncated=truncated)
+    if utf8 is not None and (declared is None or not body.isascii()):
+        return utf8, "utf-8"
     if declared is not None:
-        return body.decode(declared, errors="replace"), declared
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+        text = _strict(body, declared, truncated=truncated)
+        if text is not None:
+            return text, declared
+    encoding = _detect(body[:200_000])
+    return body.decode(encoding, errors="replace"), encoding
+
+
+def _detect(sample: bytes) -> str:
+    """charset_normalizer's best guess; among guesses it rates equally, cp1252 (the web's usual legacy charset):
+    its tie order otherwise turns French "crème" into cp1250's "crčme"."""
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body[:200_000]).best()
-    encoding = best.encoding if best is not None else "cp1252"
-    return body.decode(encoding, errors="replace"), encoding
+    results = from_bytes(sample)
+    best = results.best()
+    if best is None:
+        return "cp1252"
+    tied = {m.encoding for m in results if (m.chaos, m.coherence) == (best.chaos, best.coherence)}
+    return "cp1252" if "cp1252" in tied else best.encoding
 
 
 def html_title(document: str) -> str:

@@ -22,6 +22,9 @@ from . import _extract
 from ._ssrf import CheckedTarget, UrlGuard, parse_allow_rule
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+READABLE_ENCODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
+"""Content-Encodings read, one layer at most: gzip/deflate inflate at most ~1000x, so a network chunk stays
+bounded before the size cap applies; zstd, brotli and stacked layers can turn a few kB into gigabytes."""
 
 
 class FetchError(AgentkitError):
@@ -128,6 +131,7 @@ class Fetcher:
             headers={
                 "User-Agent": self.config.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/json;q=0.9,text/plain;q=0.8,*/*;q=0.1",
+                "Accept-Encoding": "gzip, deflate",
             },
         )
 
@@ -165,6 +169,7 @@ class Fetcher:
                         return _Answer(response.status_code, response.headers, b"", False)
                     self._check_status(target, response)
                     self._check_declared_type(target, response)
+                    self._check_encoding(target, response)
                     body, truncated = await self._read_capped(response)
                     return _Answer(response.status_code, response.headers, body, truncated)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -186,6 +191,15 @@ class Fetcher:
                 f"{target.url} serves {mime}; web_fetch reads HTML, plain text and JSON only"
             )
 
+    def _check_encoding(self, target: CheckedTarget, response: httpx.Response) -> None:
+        layers = [v.strip().lower() for v in response.headers.get("content-encoding", "").split(",") if v.strip()]
+        layers = [v for v in layers if v != "identity"]
+        if len(layers) > 1 or any(v not in READABLE_ENCODINGS for v in layers):
+            raise UnsupportedContentError(
+                f"{target.url} sends its body compressed with {', '.join(layers)}; web_fetch reads one layer of "
+                "gzip or deflate at most (it asks for nothing else), so it can cap the size safely"
+            )
+
     async def _read_capped(self, response: httpx.Response) -> tuple[bytes, bool]:
         cap = self.config.max_bytes
         chunks: list[bytes] = []
@@ -204,7 +218,7 @@ class Fetcher:
         if kind is None:
             raise UnsupportedContentError(f"{target.url} serves binary data without a content type; not readable as text")
         charset = _charset_param(params)
-        text, encoding = _extract.decode(answer.body, charset=charset, kind=kind)
+        text, encoding = _extract.decode(answer.body, charset=charset, kind=kind, truncated=answer.truncated)
         final_url = str(target.url)
         title = ""
         if kind == "html":
