@@ -5,6 +5,7 @@ A mixin of the loop's run: it reads and updates the run's state (messages, usage
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator
@@ -57,6 +58,12 @@ class _Acting:
         raise NotImplementedError
 
     def _correction(self, reason: Any, message: str, call_id: str | None = None) -> CorrectionSent:
+        raise NotImplementedError
+
+    def _seconds_left(self) -> float:
+        raise NotImplementedError
+
+    def _over_time(self) -> UsageLimitExceeded:
         raise NotImplementedError
 
     async def _run_queue(
@@ -152,7 +159,17 @@ class _Acting:
         is_error = False
         vouched: list[str] = []
         try:
-            value = await tool.execute(arguments, ctx)
+            if self.limits.max_seconds is None:
+                value = await tool.execute(arguments, ctx)
+            else:
+                deadline = asyncio.timeout(self._seconds_left())
+                try:
+                    async with deadline:  # a hung tool must not hold the run past its max_seconds
+                        value = await tool.execute(arguments, ctx)
+                except TimeoutError:
+                    if deadline.expired():
+                        raise _OverTime from None
+                    raise
             if isinstance(value, ToolReturn):
                 vouched = [str(v) for v in value.vouched if str(v).strip()]
                 value = value.value
@@ -163,6 +180,8 @@ class _Acting:
             self.messages.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=retry.message,
                                                    is_error=True, provenance="trusted"))
             return [correction]
+        except _OverTime:
+            raise self._over_time() from None
         except Exception as exc:  # a tool's failure is reported to the model, not fatal to the run
             is_error = True
             content = f"Tool {call.name} failed: {type(exc).__name__}: {exc}"
@@ -176,6 +195,10 @@ class _Acting:
                                                vouched=vouched if not is_error else []))
         return [ToolResult(call_id=call.id, name=call.name, content=content, is_error=is_error, seconds=seconds,
                            **self._event_kwargs())]
+
+
+class _OverTime(Exception):
+    """The run's max_seconds ran out while a tool was running (told apart from a tool's own TimeoutError)."""
 
 
 async def _safe_preview(tool: Tool, call: ToolCall) -> str:

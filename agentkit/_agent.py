@@ -10,6 +10,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast, overload
 from ._decoding import DecodingSettings, preset
 from ._errors import RunError, UserError
 from ._events import Event, FinalOutput, RunPaused
+from ._final import FINAL_TOOL
 from ._gate import Confirmer, EffectGate, Gate
 from ._hooks import ContextStrategy, Guard, Router
 from ._loop import UsageLimits, _Run, new_run_id
@@ -73,6 +74,9 @@ class Agent(Generic[OutputT]):
                             f"{', '.join(self.tools) or '(no tools)'}")
         self.tool_choice = tool_choice
         self.output_type: Any = str if output_type is None else output_type
+        if self.output_type is not str and FINAL_TOOL in self.tools:
+            raise UserError(f"the tool name {FINAL_TOOL!r} is reserved for typed output (output_type=...); "
+                            f"rename your tool with @tool(name=...)")
         self.limits = limits or UsageLimits()
         self.gate: Gate = gate or EffectGate()
         self.confirmer = confirmer
@@ -118,6 +122,9 @@ class Agent(Generic[OutputT]):
             raise UserError("give a prompt, or a saved RunState to resume")
         if state is not None and prompt is not None:
             raise UserError("give either a prompt or a state to resume, not both")
+        if state is not None and history:
+            raise UserError("a resumed run continues the saved state's own messages; drop history=... when "
+                            "passing state=...")
         if decisions:
             bad = {v for v in decisions.values()} - {"approve", "deny"}
             if bad:

@@ -7,11 +7,12 @@ Anything unusable the model produced goes back to it as a correction, within the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,7 @@ from ._messages import (
 )
 from ._result import RunResult, RunState, RunUsage, Timings
 from ._tools import Tool, format_validation_error, render_result
-from .models._base import FinishChunk, Model, ModelRequest, TextChunk, ToolCallChunk
+from .models._base import FinishChunk, Model, ModelChunk, ModelRequest, TextChunk, ToolCallChunk
 
 if TYPE_CHECKING:
     from ._agent import Agent
@@ -119,7 +120,15 @@ class _Run(_Acting):
     def _check_time(self) -> None:
         limit = self.limits.max_seconds
         if limit is not None and time.perf_counter() - self.started > limit:
-            raise UsageLimitExceeded(f"run exceeded max_seconds={limit}; raise UsageLimits.max_seconds or simplify the task")
+            raise self._over_time()
+
+    def _over_time(self) -> UsageLimitExceeded:
+        limit = self.limits.max_seconds
+        return UsageLimitExceeded(f"run exceeded max_seconds={limit}; raise UsageLimits.max_seconds or simplify the task")
+
+    def _seconds_left(self) -> float:
+        assert self.limits.max_seconds is not None
+        return max(0.0, self.limits.max_seconds - (time.perf_counter() - self.started))
 
     def _correction(self, reason: Any, message: str, call_id: str | None = None) -> CorrectionSent:
         self.retries += 1
@@ -309,16 +318,24 @@ class _Run(_Acting):
             if problem is not None:
                 corrections.append((call, problem))
         self.messages.append(AssistantMessage(content=turn.text, tool_calls=calls))
-        bad = {c.id for c, _ in corrections}
+        bad = {id(c) for c, _ in corrections}  # by object: a valid call may share its id with a bad one
         for call, correction in corrections:
             yield correction
             self.messages.append(
                 ToolResultMessage(tool_call_id=call.id, name=call.name, content=correction.message, is_error=True,
                                   provenance="trusted")
             )
-        good = [c for c in calls if c.id not in bad]
+        good = [c for c in calls if id(c) not in bad]
         for call in good:
             if call.name == FINAL_TOOL:
+                # The final answer ends the turn; the other calls still get a result, or the history is unusable.
+                for other in good:
+                    if other is not call:
+                        self.messages.append(ToolResultMessage(
+                            tool_call_id=other.id, name=other.name, is_error=True, provenance="trusted",
+                            content=f"The call to {other.name} was not executed: {FINAL_TOOL} was called in the "
+                                    "same turn. Call it again if you still need its result.",
+                        ))
                 async with aclosing(self._finish_tool(call, final)) as _inner:
                     async for event in _inner:
                         yield event
@@ -352,8 +369,9 @@ class _Run(_Acting):
         finish: FinishChunk | None = None
         filters: list[StreamFilter] = [g.output_filter() for g in self.agent.guards]
         stream = model.stream(request)
+        chunks = stream if self.limits.max_seconds is None else self._until_deadline(stream)
         try:
-            async for chunk in stream:
+            async for chunk in chunks:
                 self._check_time()
                 if isinstance(chunk, TextChunk):
                     piece = chunk.text
@@ -375,6 +393,8 @@ class _Run(_Acting):
                 elif isinstance(chunk, FinishChunk):
                     finish = chunk
         finally:
+            if chunks is not stream:
+                await chunks.aclose()  # type: ignore[attr-defined]
             await stream.aclose()  # type: ignore[attr-defined]
         tail = ""
         for f in filters:  # each filter gets what the one before released, then releases what it held back
@@ -390,6 +410,21 @@ class _Run(_Acting):
             (slot[0] or f"call_{uuid.uuid4().hex[:12]}", slot[1], slot[2]) for _, slot in sorted(calls.items())
         ]
         yield _Turn(text="".join(text), calls=ordered, finish=finish)
+
+    async def _until_deadline(self, stream: AsyncIterator[ModelChunk]) -> AsyncGenerator[ModelChunk, None]:
+        """The model's chunks, each awaited no later than the run's max_seconds: a stalled stream ends the run."""
+        while True:
+            deadline = asyncio.timeout(self._seconds_left())
+            try:
+                async with deadline:
+                    chunk = await anext(stream)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if deadline.expired():
+                    raise self._over_time() from None
+                raise
+            yield chunk
 
     def _account(self, finish: FinishChunk) -> None:
         self.usage.model_requests += 1
@@ -468,7 +503,11 @@ class _Run(_Acting):
             final.append(self.output_adapter.validate_python(payload))
         except ValidationError as exc:
             message = format_validation_error(FINAL_TOOL, exc)
-            yield self._correction("invalid_output", message, call.id)
+            try:
+                correction = self._correction("invalid_output", message, call.id)
+            except RetryBudgetExhausted as budget:
+                raise OutputValidationError(f"final output never validated: {message}") from budget
+            yield correction
             self.messages.append(
                 ToolResultMessage(tool_call_id=call.id, name=FINAL_TOOL, content=message, is_error=True, provenance="trusted")
             )

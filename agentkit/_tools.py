@@ -16,6 +16,7 @@ from typing import Any, Literal, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from ._errors import UserError
 from ._messages import Message, Provenance
@@ -71,7 +72,7 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
         if _SECTION.match(line):
             section, current, param_indent = "params", None, None
             continue
-        if _OTHER_SECTION.match(line) or line.lstrip().startswith((":return", ":raises", ":rtype")):
+        if _OTHER_SECTION.match(line) or line.lstrip().startswith((":return", ":raise", ":rtype", ":type", ":yield")):
             section, current = "other", None
             continue
         if section == "summary":
@@ -113,6 +114,14 @@ class ToolReturn:
                             f"got {type(self.vouched).__name__}")
 
 
+def _jsonable(value: Any) -> Any:
+    """json.dumps fallback: models and dataclasses nested in a result stay JSON; anything else becomes text."""
+    try:
+        return to_jsonable_python(value)
+    except (PydanticSerializationError, ValueError, TypeError):
+        return str(value)
+
+
 def render_result(value: Any) -> str:
     """Tool return value -> the text the model reads."""
     if isinstance(value, ToolReturn):
@@ -122,7 +131,7 @@ def render_result(value: Any) -> str:
     if isinstance(value, BaseModel):
         return value.model_dump_json()
     try:
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return json.dumps(value, ensure_ascii=False, default=_jsonable)
     except (TypeError, ValueError):
         return repr(value)
 
@@ -142,7 +151,10 @@ class Tool:
     ) -> None:
         if effect not in EFFECTS:
             raise UserError(f"tool effect must be one of {', '.join(EFFECTS)}; got {effect!r}")
-        self.function = function
+        if not inspect.isfunction(function) and not inspect.ismethod(function):
+            raise UserError(f"@tool takes a function or a bound method, not {type(function).__name__}; "
+                            f"wrap it in a def with typed parameters")
+        self.function: Callable[..., Any] = function
         self.name = name or function.__name__
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}", self.name):
             raise UserError(f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
@@ -169,7 +181,9 @@ class Tool:
         takes_context = False
         for index, (pname, param) in enumerate(signature.parameters.items()):
             annotation = hints.get(pname, Any)
-            if index == 0 and annotation is RunContext:
+            if annotation is RunContext:
+                if index > 0:
+                    raise UserError(f"tool {self.name!r}: RunContext must be the first parameter, not {pname!r}")
                 takes_context = True
                 continue
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -200,7 +214,10 @@ class Tool:
         args: tuple[Any, ...] = (ctx,) if self.takes_context else ()
         if self._is_async:
             return await self.function(*args, **kwargs)
-        return await asyncio.to_thread(self.function, *args, **kwargs)
+        result = await asyncio.to_thread(self.function, *args, **kwargs)
+        if inspect.isawaitable(result):  # a plain decorator around an async function hides it from the check above
+            result = await result
+        return result
 
     @property
     def has_preview(self) -> bool:
