@@ -31,6 +31,7 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 from pydantic import BaseModel, RootModel, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
+from referencing.exceptions import Unresolvable
 
 from ..._errors import AgentkitError, UserError
 from ..._tools import Effect, RunContext, Tool, _strip_titles
@@ -235,6 +236,10 @@ class McpConnection:
         for spec in self._specs:
             if config.include is not None and spec.name not in config.include:
                 continue
+            if spec.name in seen.values():  # no configuration can tell two tools of one name apart: keep the first
+                logger.warning("MCP server %r declares %r twice; the second declaration is skipped",
+                               config.name, spec.name)
+                continue
             local = config.prefix + _safe_name(spec.name)
             if len(local) > 64:
                 local = local[:64]
@@ -286,7 +291,14 @@ class McpTool(Tool):
 
     def validate(self, arguments: dict[str, Any]) -> BaseModel:
         """Validate against the server's inputSchema; errors come back as pydantic's ValidationError."""
-        errors = sorted(self._validator.iter_errors(arguments), key=lambda e: [str(p) for p in e.absolute_path])
+        try:
+            errors = sorted(self._validator.iter_errors(arguments), key=lambda e: [str(p) for p in e.absolute_path])
+        except Unresolvable as exc:  # the server's schema points at nothing (nothing is ever fetched)
+            reason = (f"its inputSchema cannot be resolved ({str(exc)[:200]}), "
+                      f"so {self.server}.{self.remote_name} cannot be called; do without this tool")
+            detail = InitErrorDetails(type=PydanticCustomError("jsonschema", "{reason}", {"reason": reason}),
+                                      loc=(), input=arguments)
+            raise ValidationError.from_exception_data(f"{self.name}_arguments", [detail]) from None
         if errors:
             details = [
                 InitErrorDetails(

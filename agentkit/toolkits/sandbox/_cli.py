@@ -40,6 +40,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             raise UserError(f"no such file: {path}") from None
         except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
             raise UserError(f"cannot read {path} as UTF-8 text: {exc}") from None
+    code = code.removeprefix("\ufeff")  # a byte order mark (editors on Windows) is not Python
     try:
         limits = SandboxLimits(timeout_s=args.timeout, memory_mb=args.memory_mb, output_bytes=args.output_bytes)
     except ValidationError as exc:

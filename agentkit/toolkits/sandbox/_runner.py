@@ -25,6 +25,7 @@ import importlib
 import json
 import operator
 import os
+import re
 import resource
 import sys
 import types
@@ -56,6 +57,9 @@ def guarded_getattr(obj: Any, name: Any, *default: Any) -> Any:
     """`obj.name` for the program: no private names, no frames or code, no `str.format` (it walks attributes)."""
     if type(name) is not str:
         raise TypeError("attribute name must be a string")
+    if name in ("format", "format_map") and (obj is str or isinstance(obj, str)):
+        raise RestrictedAttribute(f"str.{name} is not available in the sandbox (it can walk attributes); "
+                                  "use an f-string instead, e.g. f\"{x} apples, {y:.2f} each\"")
     if name.startswith("_") or name in _INTROSPECTION:
         raise RestrictedAttribute(f"attribute {name!r} is not available in the sandbox")
     if isinstance(obj, types.ModuleType):  # never reachable by construction; refuse if it ever is
@@ -74,6 +78,7 @@ def guarded_hasattr(obj: Any, name: str) -> bool:
 _user_classes: weakref.WeakSet[type] = weakref.WeakSet()
 _WRITABLE_TYPES = (dict, list, set, bytearray, collections.Counter, collections.OrderedDict,
                    collections.defaultdict, collections.deque)
+_writable_library_types: set[type] = set()  # filled as offered modules load (decimal.Context: `ctx.prec = 6`)
 
 
 class _ReadOnly:
@@ -93,7 +98,8 @@ class _ReadOnly:
 
 def write_guard(obj: Any) -> Any:
     """Writes are allowed on plain containers and on the program's own classes and their instances."""
-    if type(obj) in _WRITABLE_TYPES or type(obj) in _user_classes or (isinstance(obj, type) and obj in _user_classes):
+    if type(obj) in _WRITABLE_TYPES or type(obj) in _writable_library_types or type(obj) in _user_classes \
+            or (isinstance(obj, type) and obj in _user_classes):
         return obj
     return _ReadOnly(obj)
 
@@ -178,7 +184,7 @@ class StreamPrinter:
 
 _SAFE_BUILTINS = (
     "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr", "classmethod",
-    "complex", "dict", "divmod", "enumerate", "filter", "float", "frozenset", "hash", "hex", "id", "int",
+    "complex", "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "id", "int",
     "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "object", "oct", "ord",
     "pow", "property", "range", "repr", "reversed", "round", "set", "slice", "sorted", "staticmethod", "str",
     "sum", "super", "tuple", "zip", "None", "True", "False", "Ellipsis", "NotImplemented",
@@ -190,7 +196,7 @@ _SAFE_BUILTINS = (
 )
 _FORBIDDEN_BUILTINS = (
     "open", "exec", "eval", "compile", "globals", "locals", "vars", "dir", "input", "breakpoint", "help",
-    "exit", "quit", "memoryview", "format", "aiter", "anext",
+    "exit", "quit", "memoryview", "aiter", "anext",
 )
 _FORBIDDEN_EXCEPTIONS = ("SystemExit", "KeyboardInterrupt", "GeneratorExit")
 
@@ -217,12 +223,24 @@ def sandbox_type(obj: Any) -> type:
     return type(obj)
 
 
-def _json_dumps(obj: Any, *, indent: int | None = None, sort_keys: bool = False, ensure_ascii: bool = True) -> str:
-    return json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
+def _json_dumps(
+    obj: Any, *, indent: int | str | None = None, sort_keys: bool = False, ensure_ascii: bool = True,
+    separators: tuple[str, str] | None = None, default: Callable[[Any], Any] | None = None, skipkeys: bool = False,
+    allow_nan: bool = True,
+) -> str:
+    """json.dumps without `cls` (an encoder class of the program's choosing)."""
+    return json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=ensure_ascii, separators=separators,
+                      default=default, skipkeys=skipkeys, allow_nan=allow_nan)
 
 
-def _json_loads(text: str | bytes) -> Any:
-    return json.loads(text)
+def _json_loads(
+    text: str | bytes, *, object_hook: Callable[[dict[str, Any]], Any] | None = None,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+    parse_float: Callable[[str], Any] | None = None, parse_int: Callable[[str], Any] | None = None,
+) -> Any:
+    """json.loads without `cls`."""
+    return json.loads(text, object_hook=object_hook, object_pairs_hook=object_pairs_hook, parse_float=parse_float,
+                      parse_int=parse_int)
 
 
 def _public(module: Any, names: Iterable[str] | None = None) -> dict[str, Any]:
@@ -292,6 +310,8 @@ def _members(name: str) -> dict[str, Any]:
         rng = module.Random()  # a private generator: its methods' __self__ is this object, not the module
         return {n: getattr(rng, n) for n in ("random", "randint", "randrange", "choice", "choices", "shuffle",
                                              "sample", "uniform", "gauss", "seed")}
+    if name == "decimal":
+        _writable_library_types.add(module.Context)
     return _public(module, names)
 
 
@@ -396,6 +416,27 @@ class AugmentedTargets(ast.NodeTransformer):
         return ast.copy_location(ast.Assign(targets=[target], value=call), node)
 
 
+class DroppedAnnotations(ast.NodeTransformer):
+    """`x: int = 5` (which RestrictedPython refuses) becomes `x = 5`, and a bare `x: int` becomes `pass`.
+
+    Annotations have no effect a program relies on; the assignment left behind still goes through RestrictedPython.
+    """
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        if node.value is None:
+            return ast.copy_location(ast.Pass(), node)
+        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+
+
+def _first_line(errors: list[str]) -> int | None:
+    """RestrictedPython's messages start with "Line N: "; the first one says where to look."""
+    for message in errors:
+        found = re.match(r"Line (\d+):", message)
+        if found:
+            return int(found.group(1))
+    return None
+
+
 def compile_program(code: str) -> tuple[Any, Any, dict[str, Any] | None]:
     """(body code, last-expression code or None, error). The last expression is compiled apart for its value."""
     from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
@@ -407,7 +448,7 @@ def compile_program(code: str) -> tuple[Any, Any, dict[str, Any] | None]:
     except (ValueError, MemoryError, RecursionError) as exc:
         return None, None, _error("syntax", type(exc).__name__, str(exc))
     last: ast.Expression | None = None
-    tree = ast.fix_missing_locations(AugmentedTargets().visit(tree))
+    tree = ast.fix_missing_locations(AugmentedTargets().visit(DroppedAnnotations().visit(tree)))
     final = tree.body[-1] if tree.body else None
     if isinstance(final, ast.Expr):
         tree.body.pop()
@@ -421,7 +462,8 @@ def compile_program(code: str) -> tuple[Any, Any, dict[str, Any] | None]:
         errors += list(compiled.errors)
         tail = compiled.code
     if errors or body.code is None or (last is not None and tail is None):
-        return None, None, _error("restricted", "RestrictedSyntax", "; ".join(errors) or "refused by the sandbox")
+        return None, None, _error("restricted", "RestrictedSyntax", "; ".join(errors) or "refused by the sandbox",
+                                  _first_line(errors))
     return body.code, tail, None
 
 
