@@ -15,9 +15,9 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .._agent import Agent
 from .._decoding import DecodingSettings
@@ -36,11 +37,12 @@ from ._keys import ApiKey, KeyStore, Priority
 from ._limits import Limiter
 from ._metrics import Gauge, Registry
 from ._runs import RunRecord, RunRegistry
-from ._scheduler import QueueFull, ScheduledModel, Scheduler, schedulers_gauge
+from ._scheduler import QueueFull, Reservation, ScheduledModel, Scheduler, schedulers_gauge
 from ._sse import SSE_HEADERS, frame, pump
 from ._tracing import TRACER, RunSpans, model_spans
 from ._wire import ChatRequest, ChunkWriter, WireMessage, error_body
 
+T = TypeVar("T")
 ANONYMOUS = ApiKey.model_construct(id="anonymous", name="anonymous", salt="", digest="", requests_per_minute=None,
                                    burst=None, tokens_per_day=None, priority="interactive")
 
@@ -176,9 +178,9 @@ class Server:
             where = ".".join(str(p) for p in first["loc"]) or "(body)"
             raise ApiError(400, f"invalid request at {where}: {first['msg']}", code="invalid_request") from None
 
-    def admit_queue(self, scheduler: Scheduler) -> None:
+    def admit_queue(self, scheduler: Scheduler) -> Reservation:
         try:
-            scheduler.check_admission()
+            return scheduler.reserve()
         except QueueFull as full:
             self.metrics.rejected.inc(reason="queue_full")
             raise ApiError(429, str(full), kind="rate_limit_error", code="queue_full",
@@ -203,10 +205,10 @@ class Server:
         except UserError as exc:
             raise ApiError(400, str(exc)) from None
         scheduler = self.scheduler_for(model)
-        self.admit_queue(scheduler)
         priority = self.priority(request, key)
+        reservation = self.admit_queue(scheduler)
         scheduled = ScheduledModel(model, scheduler, key=key.id, priority=priority,
-                                   on_finish=lambda f: self.account(key, chat.model, f))
+                                   on_finish=lambda f: self.account(key, chat.model, f), reservation=reservation)
         writer = ChunkWriter(chat.model)
 
         async def chunks() -> AsyncGenerator[dict[str, Any], None]:
@@ -226,14 +228,20 @@ class Server:
                 await stream.aclose()  # type: ignore[attr-defined]
 
         if not chat.stream:
-            finish: FinishChunk | None = None
-            try:
+            async def collect() -> FinishChunk | None:
+                finish: FinishChunk | None = None
                 async with contextlib.aclosing(chunks()) as items:
                     async for item in items:
                         if "finish" in item:
                             finish = item["finish"]
+                return finish
+
+            try:
+                finish = await _unless_disconnected(request, collect())
             except AgentkitError as exc:
                 raise ApiError(502, f"the model failed: {exc}", kind="server_error", code="model_error") from None
+            finally:
+                reservation.release()
             assert finish is not None
             return JSONResponse(writer.response(finish))
 
@@ -251,7 +259,7 @@ class Server:
                 yield frame(error_body(f"the model failed: {exc}", kind="server_error", code="model_error"))
             yield frame("[DONE]")
 
-        return StreamingResponse(pump(sse()), media_type="text/event-stream", headers=SSE_HEADERS)
+        return _EventStream(sse(), on_close=reservation.release)
 
     def list_models(self, request: Request) -> Response:
         self.authenticate(request)
@@ -268,23 +276,31 @@ class Server:
                            code="agent_not_found")
         return name, agent
 
-    def _scheduled_agent(self, agent: Agent[Any], key: ApiKey, priority: Priority) -> tuple[Agent[Any], Scheduler]:
+    def _scheduled_agent(self, agent: Agent[Any], key: ApiKey, priority: Priority) -> tuple[Agent[Any], Reservation]:
+        """The agent on a scheduled model, admitted to its queue (429 when full)."""
         model = agent.resolved_model()
         scheduler = self.scheduler_for(model)
+        reservation = self.admit_queue(scheduler)
         scheduled = ScheduledModel(model, scheduler, key=key.id, priority=priority,
-                                   on_finish=lambda f: self.account(key, model.name, f))
-        return agent.with_model(scheduled), scheduler
+                                   on_finish=lambda f: self.account(key, model.name, f), reservation=reservation)
+        return agent.with_model(scheduled), reservation
 
     async def start_run(self, request: Request) -> Response:
         key = self.authenticate(request)
         name, agent = self._agent(request)
         self.admit(key)
         body: RunRequest = await self.parse(request, RunRequest)
-        history = ChatRequest(model="-", messages=body.history).agent_messages() if body.history else []
-        scheduled, scheduler = self._scheduled_agent(agent, key, self.priority(request, key))
-        self.admit_queue(scheduler)
-        events = scheduled.run_stream(body.prompt, history=history, settings=body.settings)
-        return await self._respond(name, key, events, body.stream, record=None)
+        try:
+            history = ChatRequest(model="-", messages=body.history).agent_messages() if body.history else []
+        except UserError as exc:
+            raise ApiError(400, f"invalid request at history: {exc}", code="invalid_request") from None
+        scheduled, reservation = self._scheduled_agent(agent, key, self.priority(request, key))
+        try:
+            events = scheduled.run_stream(body.prompt, history=history, settings=body.settings)
+        except BaseException:
+            reservation.release()
+            raise
+        return await self._respond(request, name, key, events, body.stream, record=None, reservation=reservation)
 
     async def decide(self, request: Request) -> Response:
         key = self.authenticate(request)
@@ -298,10 +314,14 @@ class Server:
         unknown = set(body.decisions) - pending
         if unknown:
             raise ApiError(400, f"no pending call has fingerprint {sorted(unknown)[0]}; pending: {sorted(pending)}")
+        scheduled, reservation = self._scheduled_agent(agent, key, self.priority(request, key))  # 429: stays paused
         state, record.state, record.status = record.state, None, "running"
-        scheduled, _ = self._scheduled_agent(agent, key, self.priority(request, key))
-        events = scheduled.run_stream(state=state, decisions=dict(body.decisions))
-        return await self._respond(name, key, events, body.stream, record=record)
+        try:
+            events = scheduled.run_stream(state=state, decisions=dict(body.decisions))
+        except BaseException:
+            reservation.release()
+            raise
+        return await self._respond(request, name, key, events, body.stream, record=record, reservation=reservation)
 
     def get_run(self, request: Request) -> Response:
         key = self.authenticate(request)
@@ -315,8 +335,8 @@ class Server:
             raise ApiError(404, f"no run {run_id} of agent {agent!r} for this key", code="run_not_found")
         return record
 
-    async def _respond(self, name: str, key: ApiKey, events: AsyncIterator[Event], stream: bool,
-                       *, record: RunRecord | None) -> Response:
+    async def _respond(self, request: Request, name: str, key: ApiKey, events: AsyncIterator[Event], stream: bool,
+                       *, record: RunRecord | None, reservation: Reservation) -> Response:
         holder: list[RunRecord] = [record] if record is not None else []
 
         async def observed() -> AsyncGenerator[Event, None]:
@@ -348,12 +368,17 @@ class Server:
                 span.end()
 
         if not stream:
-            try:
+            async def drain() -> None:
                 async with contextlib.aclosing(observed()) as all_events:
                     async for _ in all_events:
                         pass
+
+            try:
+                await _unless_disconnected(request, drain())
             except UserError as exc:
                 raise ApiError(400, str(exc)) from None
+            finally:
+                reservation.release()
             return JSONResponse(holder[0].view() if holder else {"status": "failed"})
 
         async def sse() -> AsyncIterator[str]:
@@ -364,7 +389,7 @@ class Server:
             except UserError as exc:
                 yield frame(error_body(str(exc), kind="invalid_request_error"), event="error")
 
-        return StreamingResponse(pump(sse()), media_type="text/event-stream", headers=SSE_HEADERS)
+        return _EventStream(sse(), on_close=reservation.release)
 
     # -- operations --------------------------------------------------------------------------------------------
     def health(self, request: Request) -> Response:
@@ -374,6 +399,41 @@ class Server:
 
     def metrics_text(self, request: Request) -> Response:
         return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def _unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """Await `work`, cancelled if the client goes away first: a non-streamed response has no failing send to
+    notice it, and a queued or generating request of a gone client would hold the model for nothing."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    task = asyncio.create_task(work)
+    watcher = asyncio.create_task(disconnected())
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, watcher):
+            pending.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+    if task.cancelled():
+        raise ApiError(499, "the client closed the connection before the response", code="client_closed")
+    return task.result()
+
+
+class _EventStream(StreamingResponse):
+    """An SSE response that calls `on_close` when it ends, however it ends (even before its body started)."""
+
+    def __init__(self, source: AsyncIterator[str], *, on_close: Callable[[], None]) -> None:
+        super().__init__(pump(source), media_type="text/event-stream", headers=SSE_HEADERS)
+        self._on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._on_close()
 
 
 class _closing:

@@ -2,8 +2,10 @@
 
 Interactive requests go before batch ones; within a priority, API keys take turns (round robin), so one key
 flooding the queue delays only itself. A full queue refuses at once with a Retry-After estimate instead of
-letting clients hang. A waiter whose task is cancelled (its client went away) leaves the queue, and a slot
-granted to it at that instant is handed on. Every wait is measured.
+letting clients hang. Admission reserves a place at once (a streamed response or an agent run asks for its
+slot only later), so a burst of clients cannot all pass the check before any of them queues. A waiter whose
+task is cancelled (its client went away) leaves the queue, and a slot granted to it at that instant is handed
+on. Every wait is measured.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Scheduler:
         self.slots = slots
         self.max_queue = max_queue
         self.running = 0
+        self.reserved = 0
+        """Requests admitted (`reserve()`) that have not asked for their slot yet: they count as queued."""
         self._queues: dict[Priority, OrderedDict[str, deque[_Waiter]]] = {p: OrderedDict() for p in PRIORITIES}
         self._on_wait = on_wait
         self._on_done = on_done
@@ -66,13 +70,19 @@ class Scheduler:
 
     def retry_after(self) -> float:
         """Seconds until a place is likely free: queued work times the mean service time, per slot."""
-        estimate = self._service_ewma * (self.waiting + 1) / self.slots
+        estimate = self._service_ewma * (self.waiting + self.reserved + 1) / self.slots
         return float(min(300, max(1, math.ceil(estimate))))
 
     def check_admission(self) -> None:
         """Raise QueueFull if a new request would have to queue and the queue is full."""
-        if self.running >= self.slots and self.waiting >= self.max_queue:
+        if self.running + self.waiting + self.reserved >= self.slots + self.max_queue:
             raise QueueFull(self.model, self.retry_after())
+
+    def reserve(self) -> Reservation:
+        """Admit a request now (QueueFull if the queue is full) and hold its place until it asks for a slot."""
+        self.check_admission()
+        self.reserved += 1
+        return Reservation(self)
 
     @contextlib.asynccontextmanager
     async def slot(self, *, key: str = "", priority: Priority = "interactive", admit: bool = True) -> AsyncIterator[float]:
@@ -151,6 +161,19 @@ class Scheduler:
         return {"running": self.running, "waiting": self.waiting, "slots": self.slots, "max_queue": self.max_queue}
 
 
+class Reservation:
+    """A queue place taken at admission. `release()` gives it back (once): when the request asks for its
+    slot, or when its response ends without having asked (a client gone early, a run that failed first)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler: Scheduler | None = scheduler
+
+    def release(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.reserved -= 1
+            self._scheduler = None
+
+
 def schedulers_gauge(schedulers: Sequence[Scheduler]) -> dict[tuple[str, ...], float]:
     out: dict[tuple[str, ...], float] = {}
     for s in schedulers:
@@ -167,13 +190,14 @@ class ScheduledModel:
 
     def __init__(
         self, model: Model, scheduler: Scheduler, *, key: str, priority: Priority,
-        on_finish: Callable[[FinishChunk], None] | None = None,
+        on_finish: Callable[[FinishChunk], None] | None = None, reservation: Reservation | None = None,
     ) -> None:
         self.model = model
         self.scheduler = scheduler
         self.key = key
         self.priority: Priority = priority
         self.on_finish = on_finish
+        self.reservation = reservation
 
     @property
     def name(self) -> str:
@@ -183,6 +207,8 @@ class ScheduledModel:
         return self._stream(request)
 
     async def _stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
+        if self.reservation is not None:
+            self.reservation.release()  # the place becomes a queue entry or a slot without an await between
         async with self.scheduler.slot(key=self.key, priority=self.priority, admit=False) as waited:
             stream = self.model.stream(request)
             try:

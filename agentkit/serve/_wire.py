@@ -100,15 +100,14 @@ class ChatRequest(BaseModel):
                 raise UserError("tool_choice must be auto, required, none or {'type': 'function', 'function': {'name': ...}}")
             choice = self.tool_choice
         elif isinstance(self.tool_choice, dict):
-            name = (self.tool_choice.get("function") or {}).get("name")
+            function = self.tool_choice.get("function")
+            name = function.get("name") if isinstance(function, dict) else None
+            if not isinstance(name, str):
+                raise UserError("tool_choice must be auto, required, none or {'type': 'function', 'function': {'name': ...}}")
             if name not in names:
                 raise UserError(f"tool_choice names {name!r}, which is not among the tools sent")
             choice = name
-        schema = None
-        if self.response_format and self.response_format.get("type") == "json_schema":
-            schema = (self.response_format.get("json_schema") or {}).get("schema")
-        elif self.response_format and self.response_format.get("type") == "json_object":
-            schema = self.response_format.get("schema") or {"type": "object"}
+        schema = _response_schema(self.response_format)
         max_tokens = self.max_completion_tokens or self.max_tokens
         if max_tokens_cap is not None:
             max_tokens = min(max_tokens or max_tokens_cap, max_tokens_cap)
@@ -140,6 +139,25 @@ class ChatRequest(BaseModel):
                 out.append(ToolResultMessage(tool_call_id=m.tool_call_id, name=m.name or names.get(m.tool_call_id, "tool"),
                                              content=m.text()))
         return out
+
+
+def _response_schema(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The JSON schema a response_format asks for (None: free text). A malformed one is refused, not ignored."""
+    if not response_format or response_format.get("type") == "text":
+        return None
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        inner = response_format.get("json_schema")
+        if not isinstance(inner, dict):
+            raise UserError("response_format of type json_schema needs json_schema: {'name': ..., 'schema': {...}}")
+        schema = inner.get("schema")
+    elif kind == "json_object":
+        schema = response_format.get("schema") or {"type": "object"}
+    else:
+        raise UserError(f"response_format type must be text, json_object or json_schema; got {kind!r}")
+    if schema is not None and not isinstance(schema, dict):
+        raise UserError("response_format schema must be a JSON schema object")
+    return schema
 
 
 def _arguments(raw: str | dict[str, Any]) -> dict[str, Any]:
