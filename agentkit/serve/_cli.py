@@ -80,7 +80,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         "pass --keys FILE (see `agentkit serve-keys add`) or --no-auth")
     config = ServeConfig(max_body_bytes=args.max_body, max_queue=args.max_queue, max_tokens_cap=args.max_tokens)
     app = create_app(models=models, agents=agents, keys=keys, config=config)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    # Ctrl-C waits this long for open streams, then cancels them (their runs end 'cancelled', the model is freed);
+    # uvicorn alone would wait for an endless stream forever.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=10)
     return 0
 
 
