@@ -146,14 +146,24 @@ def test_model_flag_replaces_the_agent_files_model(
     assert "from the flag's server" in result.stdout
 
 
+def pause_a_write(url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`agentkit run` with the files toolkit on the scripted server, paused at its write (state in paused.json)."""
+    paused = run_cli("run", "--model", url, "--tools", "files", "--no-router", "save hello to note.txt",
+                     "--state-out", "paused.json", cwd=cwd)
+    assert paused.returncode == 3, paused.stderr
+    return paused
+
+
+def pending_fingerprint(cwd: Path) -> str:
+    return str(json.loads((cwd / "paused.json").read_text())["pending"][0]["fingerprint"])
+
+
 def test_the_printed_resume_command_resumes_the_paused_run(
     tmp_path: Path, scripted_server: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, replies = scripted_server
     replies.extend([write_call("note.txt", "hello"), answer({"content": "Saved."}, "stop")])
-    paused = run_cli("run", "--model", url, "--tools", "files", "--no-router", "save hello to note.txt",
-                     "--state-out", "paused.json", cwd=tmp_path)
-    assert paused.returncode == 3, paused.stderr
+    paused = pause_a_write(url, tmp_path)
     resume = next(line for line in paused.stderr.splitlines() if line.startswith("resume: "))
     command = shlex.split(resume.removeprefix("resume: ").split("   (or")[0])
     assert command[0] == "agentkit"
@@ -168,10 +178,8 @@ def test_resuming_with_an_agent_that_lacks_the_tool_keeps_the_state(
 ) -> None:
     url, replies = scripted_server
     replies.append(write_call("note.txt", "hello"))
-    paused = run_cli("run", "--model", url, "--tools", "files", "--no-router", "save hello to note.txt",
-                     "--state-out", "paused.json", cwd=tmp_path)
-    assert paused.returncode == 3, paused.stderr
-    fingerprint = json.loads((tmp_path / "paused.json").read_text())["pending"][0]["fingerprint"]
+    pause_a_write(url, tmp_path)
+    fingerprint = pending_fingerprint(tmp_path)
     wrong = run_cli("run", "--model", url, "--no-router", "--resume", "paused.json", "--approve", fingerprint,
                     cwd=tmp_path)
     assert wrong.returncode == 2
@@ -186,10 +194,8 @@ def test_a_mistyped_fingerprint_is_refused_and_keeps_the_state(
 ) -> None:
     url, replies = scripted_server
     replies.append(write_call("note.txt", "hello"))
-    paused = run_cli("run", "--model", url, "--tools", "files", "--no-router", "save hello to note.txt",
-                     "--state-out", "paused.json", cwd=tmp_path)
-    assert paused.returncode == 3, paused.stderr
-    fingerprint = json.loads((tmp_path / "paused.json").read_text())["pending"][0]["fingerprint"]
+    pause_a_write(url, tmp_path)
+    fingerprint = pending_fingerprint(tmp_path)
     wrong = run_cli("run", "--model", url, "--tools", "files", "--no-router", "--resume", "paused.json",
                     "--approve", fingerprint[:16], cwd=tmp_path)
     assert wrong.returncode == 2
