@@ -326,23 +326,7 @@ def test_the_same_constrained_request_twice_stays_schema_valid() -> None:
 
 def _grammar_accepts(grammar_text: str, text: str) -> bool:
     """Replay `text`'s tokens through a fresh llama.cpp grammar sampler: False at the first token it forbids."""
-    import ctypes
-
-    import llama_cpp
-
-    llm = default_model().load().llm
-    sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, grammar_text.encode(), b"root")
-    try:
-        for token in llm.tokenize(text.encode(), add_bos=False, special=False):
-            data = (llama_cpp.llama_token_data * 1)(llama_cpp.llama_token_data(token, 0.0, 0.0))
-            candidates = llama_cpp.llama_token_data_array(data, 1, -1, False)
-            llama_cpp.llama_sampler_apply(sampler, ctypes.byref(candidates))
-            if data[0].logit == float("-inf"):
-                return False
-            llama_cpp.llama_sampler_accept(sampler, token)
-        return True
-    finally:
-        llama_cpp.llama_sampler_free(sampler)
+    return _vocab_accepts(default_model().load().llm, grammar_text, text)
 
 
 @pytest.mark.model
@@ -440,7 +424,7 @@ def vocab() -> Iterator[Any]:
 
 
 def _vocab_accepts(llm: Any, grammar_text: str, text: str) -> bool:
-    """Like _grammar_accepts, on a vocabulary-only load: whether the grammar admits `text`, token by token."""
+    """Whether the grammar admits `text`, token by token (a vocabulary-only load is enough)."""
     import ctypes
 
     import llama_cpp
