@@ -9,10 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from agentkit.toolkits.web import FetchConfig, Fetcher, UnsupportedContentError
+from agentkit.toolkits.web import UnsupportedContentError
 from agentkit.toolkits.web._extract import decode, sniff
 
 from ._web_server import LocalServer, serve
+from .test_web_fetch import fetcher_for
 
 pytestmark = pytest.mark.server
 
@@ -51,10 +52,6 @@ ROUTES = {
 def site() -> Iterator[LocalServer]:
     with serve(ROUTES) as server:
         yield server
-
-
-def fetcher_for(site: LocalServer, **options: object) -> Fetcher:
-    return Fetcher(FetchConfig.model_validate({"allow": [f"127.0.0.1:{site.port}"], **options}))
 
 
 @pytest.mark.parametrize("path", ["/gzip-twice", "/brotli", "/zstd"])
