@@ -7,7 +7,7 @@ import shlex
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,17 @@ def pending_fingerprint(cwd: Path) -> str:
     return str(json.loads((cwd / "paused.json").read_text())["pending"][0]["fingerprint"])
 
 
+def refused_resume(url: str, cwd: Path, flags: Callable[[str], list[str]]) -> tuple[str, str]:
+    """Pause a write, resume it with `flags(fingerprint)`, expect a refusal that leaves the pause resumable."""
+    pause_a_write(url, cwd)
+    fingerprint = pending_fingerprint(cwd)
+    wrong = run_cli("run", "--model", url, "--resume", "paused.json", *flags(fingerprint), cwd=cwd)
+    assert wrong.returncode == 2
+    assert (cwd / "paused.json").exists(), "a refused resume must leave the paused run resumable"
+    assert not (cwd / "note.txt").exists()
+    return fingerprint, wrong.stderr
+
+
 def test_the_printed_resume_command_resumes_the_paused_run(
     tmp_path: Path, scripted_server: tuple[str, list[dict[str, Any]]],
 ) -> None:
@@ -178,15 +189,9 @@ def test_resuming_with_an_agent_that_lacks_the_tool_keeps_the_state(
 ) -> None:
     url, replies = scripted_server
     replies.append(write_call("note.txt", "hello"))
-    pause_a_write(url, tmp_path)
-    fingerprint = pending_fingerprint(tmp_path)
-    wrong = run_cli("run", "--model", url, "--no-router", "--resume", "paused.json", "--approve", fingerprint,
-                    cwd=tmp_path)
-    assert wrong.returncode == 2
-    assert "write_file" in one_error_line(wrong.stderr)
-    assert "--tools" in wrong.stderr
-    assert (tmp_path / "paused.json").exists(), "a failed resume must leave the paused run resumable"
-    assert not (tmp_path / "note.txt").exists()
+    _, stderr = refused_resume(url, tmp_path, lambda fp: ["--no-router", "--approve", fp])
+    assert "write_file" in one_error_line(stderr)
+    assert "--tools" in stderr
 
 
 def test_a_mistyped_fingerprint_is_refused_and_keeps_the_state(
@@ -194,15 +199,10 @@ def test_a_mistyped_fingerprint_is_refused_and_keeps_the_state(
 ) -> None:
     url, replies = scripted_server
     replies.append(write_call("note.txt", "hello"))
-    pause_a_write(url, tmp_path)
-    fingerprint = pending_fingerprint(tmp_path)
-    wrong = run_cli("run", "--model", url, "--tools", "files", "--no-router", "--resume", "paused.json",
-                    "--approve", fingerprint[:16], cwd=tmp_path)
-    assert wrong.returncode == 2
-    assert "is not the fingerprint of a pending call" in one_error_line(wrong.stderr)
-    assert fingerprint in wrong.stderr
-    assert (tmp_path / "paused.json").exists(), "a mistyped fingerprint must leave the paused run resumable"
-    assert not (tmp_path / "note.txt").exists()
+    fingerprint, stderr = refused_resume(
+        url, tmp_path, lambda fp: ["--tools", "files", "--no-router", "--approve", fp[:16]])
+    assert "is not the fingerprint of a pending call" in one_error_line(stderr)
+    assert fingerprint in stderr
 
 
 def test_options_may_sit_between_the_agent_file_and_the_prompt(
