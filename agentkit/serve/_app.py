@@ -13,19 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from .._agent import Agent
 from .._decoding import DecodingSettings
@@ -33,16 +31,16 @@ from .._errors import AgentkitError, UserError
 from .._events import EVENT_ADAPTER, Event, FinalOutput, RunFailed, RunPaused
 from ..models._base import FinishChunk, Model, TextChunk, ToolCallChunk
 from ..models._pool import EndpointPool
+from ._connection import ApiError, EventStream, unless_disconnected
 from ._keys import ApiKey, KeyStore, Priority
 from ._limits import Limiter
 from ._metrics import Gauge, Registry
 from ._runs import RunRecord, RunRegistry
 from ._scheduler import QueueFull, Reservation, ScheduledModel, Scheduler, schedulers_gauge
-from ._sse import SSE_HEADERS, frame, pump
+from ._sse import frame
 from ._tracing import TRACER, RunSpans, model_spans
 from ._wire import ChatRequest, ChunkWriter, WireMessage, error_body
 
-T = TypeVar("T")
 ANONYMOUS = ApiKey.model_construct(id="anonymous", name="anonymous", salt="", digest="", requests_per_minute=None,
                                    burst=None, tokens_per_day=None, priority="interactive")
 
@@ -59,17 +57,6 @@ class ServeConfig:
     quota_window_s: float = 86_400.0
     max_runs: int = 1000
     health_interval_s: float = 10.0
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, *, kind: str = "invalid_request_error", code: str | None = None,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.code, self.retry_after = status, message, kind, code, retry_after
-
-    def response(self) -> JSONResponse:
-        headers = {"Retry-After": str(math.ceil(self.retry_after))} if self.retry_after is not None else None
-        return JSONResponse(error_body(self.message, kind=self.kind, code=self.code), self.status, headers=headers)
 
 
 class RunRequest(BaseModel):
@@ -237,7 +224,7 @@ class Server:
                 return finish
 
             try:
-                finish = await _unless_disconnected(request, collect())
+                finish = await unless_disconnected(request, collect())
             except AgentkitError as exc:
                 raise ApiError(502, f"the model failed: {exc}", kind="server_error", code="model_error") from None
             finally:
@@ -259,7 +246,7 @@ class Server:
                 yield frame(error_body(f"the model failed: {exc}", kind="server_error", code="model_error"))
             yield frame("[DONE]")
 
-        return _EventStream(sse(), on_close=reservation.release)
+        return EventStream(sse(), on_close=reservation.release)
 
     def list_models(self, request: Request) -> Response:
         self.authenticate(request)
@@ -374,7 +361,7 @@ class Server:
                         pass
 
             try:
-                await _unless_disconnected(request, drain())
+                await unless_disconnected(request, drain())
             except UserError as exc:
                 raise ApiError(400, str(exc)) from None
             finally:
@@ -389,7 +376,7 @@ class Server:
             except UserError as exc:
                 yield frame(error_body(str(exc), kind="invalid_request_error"), event="error")
 
-        return _EventStream(sse(), on_close=reservation.release)
+        return EventStream(sse(), on_close=reservation.release)
 
     # -- operations --------------------------------------------------------------------------------------------
     def health(self, request: Request) -> Response:
@@ -399,41 +386,6 @@ class Server:
 
     def metrics_text(self, request: Request) -> Response:
         return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4")
-
-
-async def _unless_disconnected(request: Request, work: Coroutine[Any, Any, T]) -> T:
-    """Await `work`, cancelled if the client goes away first: a non-streamed response has no failing send to
-    notice it, and a queued or generating request of a gone client would hold the model for nothing."""
-
-    async def disconnected() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-    task = asyncio.create_task(work)
-    watcher = asyncio.create_task(disconnected())
-    try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for pending in (task, watcher):
-            pending.cancel()
-        await asyncio.gather(task, watcher, return_exceptions=True)
-    if task.cancelled():
-        raise ApiError(499, "the client closed the connection before the response", code="client_closed")
-    return task.result()
-
-
-class _EventStream(StreamingResponse):
-    """An SSE response that calls `on_close` when it ends, however it ends (even before its body started)."""
-
-    def __init__(self, source: AsyncIterator[str], *, on_close: Callable[[], None]) -> None:
-        super().__init__(pump(source), media_type="text/event-stream", headers=SSE_HEADERS)
-        self._on_close = on_close
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._on_close()
 
 
 class _closing:
