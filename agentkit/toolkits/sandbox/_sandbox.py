@@ -30,6 +30,8 @@ ErrorKind = Literal["timeout", "memory", "output_limit", "syntax", "restricted",
 
 _RUNNER = Path(__file__).with_name("_runner.py")
 _INSIDE_RUNNER = "/sandbox/runner.py"
+_COMPILE = Path(__file__).with_name("_compile.py")  # imported by the runner from its own folder
+_INSIDE_COMPILE = "/sandbox/_compile.py"
 _INSIDE_LIB = "/sandbox/lib"
 
 
@@ -136,6 +138,7 @@ class Sandbox:
         jail.add_ro(self._prefix)
         jail.add_ro(self._python.parent)
         jail.add_ro(_RUNNER, _INSIDE_RUNNER)
+        jail.add_ro(_COMPILE, _INSIDE_COMPILE)
         jail.add_ro(self._lib, f"{_INSIDE_LIB}/RestrictedPython")
         jail.tmpfs.append(("/tmp", 16 * 1024 * 1024))
         return jail
